@@ -1,0 +1,30 @@
+"""andasim: a cycle-level simulator of Anda-style LLM inference accelerators.
+
+Public entry points (see docs and ARCHITECTURE.md):
+`load_hw`, `load_trace`, `simulate`, `search_precision`, and `andasim.formats.get`.
+Heavy layers are imported on first use so that `import andasim` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load_hw": "andasim.hw.config",
+    "HardwareConfig": "andasim.hw.config",
+    "PrecisionProfile": "andasim.workload.precision",
+    "GeMM": "andasim.workload.gemm",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'andasim' has no attribute {name!r}")
+
+
+__all__ = ["__version__", *_LAZY]

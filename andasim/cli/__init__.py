@@ -1,0 +1,65 @@
+"""The `andasim` command line.
+
+Each subcommand lives in its own module of this package and is imported only when it runs (or
+when `--help` lists it), so `andasim validate` never pays for numba or torch imports. The
+commands wire library calls together; the logic lives in the layers below.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from andasim import __version__
+from andasim.errors import AndasimInputError
+
+# name -> (module, attribute, one-line help shown by `andasim --help`)
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "validate": ("andasim.cli.validate", "validate", "Check hardware config files against the schema."),
+}
+
+
+class InputErrorExit(click.ClickException):
+    """A user mistake: one line on stderr and exit code 2, never a traceback."""
+
+    exit_code = 2
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in SUBCOMMANDS:
+            return None
+        module, attr, _ = SUBCOMMANDS[cmd_name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SUBCOMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except AndasimInputError as exc:
+            raise InputErrorExit(str(exc)) from None
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="andasim")
+def main() -> None:
+    """andasim: cycle-level simulator of Anda-style LLM inference accelerators.
+
+    For a model, a hardware design and an accuracy budget it answers how fast, how much energy
+    and how much area, and how that compares with the FP-FP, FP-INT, iFPU and FIGNA baselines.
+
+    \b
+    Quick start:
+      andasim run --hw pe64 --trace llama7b --out out/
+      andasim validate hw_configs/*.yaml
+
+    Hardware designs (--hw) are a YAML path or a bundled name; see `andasim validate --list`.
+    """

@@ -1,0 +1,1 @@
+"""andasim formats layer (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""andasim hw layer (see ARCHITECTURE.md)."""

@@ -1,0 +1,304 @@
+"""Hardware configuration: schema, strict loader and the typed, immutable `HardwareConfig`.
+
+One YAML file describes one accelerator design. Every key carries its unit in its name, the
+file states a `schema_version`, and anything the schema does not know is refused with the file,
+the line and the key. Bundled designs live in the repository's `hw_configs/` folder, which is
+installed as the package `andasim.bundled_hw_configs`.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from andasim.bundled import bundled_dir
+from andasim.errors import ConfigError
+from andasim.strict_yaml import Field, Schema, check_schema, load_strict_yaml
+
+SCHEMA_VERSION = 1
+
+# PE types the engine knows. `anda_apu` is the bit-serial Anda APU; the others are the
+# baselines of the Anda paper (§4.1) read as in anda.md §6.2b.
+PE_TYPES = ("anda_apu", "fp_fp", "fp_int", "ifpu", "figna")
+
+# Which PE parameters each type takes: (required, optional). Anything else is refused.
+_PE_PARAMS: dict[str, tuple[set[str], set[str]]] = {
+    "anda_apu": ({"lanes", "extra_cycles_per_group"}, set()),
+    "fp_fp": ({"lanes", "cycles_per_group"}, set()),
+    "fp_int": ({"lanes", "cycles_per_group"}, set()),
+    "ifpu": ({"lanes", "cycles_per_group", "compute_mantissa_bits"}, set()),
+    "figna": ({"lanes", "cycles_per_group", "compute_mantissa_bits"}, set()),
+}
+
+TOPOLOGIES = ("ring", "fully_connected", "switch")
+
+
+def _mantissa_range(value: int) -> str | None:
+    return None if 1 <= value <= 16 else f"must be between 1 and 16, got {value}"
+
+
+def _buffer_schema() -> Schema:
+    return Schema({
+        "size_kib": Field("float", positive=True, doc="capacity in KiB"),
+        "port_width_bits": Field("int", positive=True, doc="bits read or written per cycle"),
+    })
+
+
+_PE_SCHEMA = Schema({
+    "lanes": Field("int", required=False, positive=True,
+                   doc="elements of one dot-product group handled per pass"),
+    "extra_cycles_per_group": Field("int", required=False, non_negative=True,
+                                    doc="Anda APU: cycles per group = M + this"),
+    "cycles_per_group": Field("int", required=False, positive=True,
+                              doc="bit-parallel PE: cycles per group of `lanes` MACs"),
+    "compute_mantissa_bits": Field("int", required=False, positive=True, check=_mantissa_range,
+                                   doc="mantissa bits of the pre-aligned activations"),
+})
+
+_SCHEMA = Schema({
+    "schema_version": Field("int", positive=True),
+    "name": Field("str"),
+    "description": Field("str"),
+    "provenance": Field("str", doc="where the numbers in this file come from"),
+    "technology": Field("map", schema=Schema({
+        "node_nm": Field("float", positive=True),
+        "voltage_v": Field("float", positive=True),
+    })),
+    "clock": Field("map", schema=Schema({"freq_mhz": Field("float", positive=True)})),
+    "pe_array": Field("map", schema=Schema({
+        "rows": Field("int", positive=True),
+        "cols": Field("int", positive=True),
+        "pe_type": Field("enum", choices=PE_TYPES),
+        "pe": Field("map", schema=_PE_SCHEMA),
+    })),
+    "weights": Field("map", schema=Schema({
+        "bits": Field("int", positive=True, check=lambda v: None if v <= 16 else "must be <= 16"),
+        "scale_group_size": Field("int", positive=True, doc="weights per scale factor along K"),
+    })),
+    "activation_group_size": Field("int", positive=True, doc="values sharing one exponent"),
+    "buffers": Field("map", schema=Schema({
+        "act_mantissa": Field("map", schema=_buffer_schema()),
+        "act_exponent": Field("map", schema=_buffer_schema()),
+        "weight": Field("map", schema=_buffer_schema()),
+        "output": Field("map", schema=_buffer_schema()),
+    })),
+    "dram": Field("map", schema=Schema({
+        "bw_gb_per_s": Field("float", positive=True, doc="GB = 1e9 bytes"),
+        "latency_ns": Field("float", non_negative=True),
+        "e_pj_per_bit": Field("float", non_negative=True),
+    })),
+    "compressor": Field("map", required=False, schema=Schema({
+        "lanes": Field("int", positive=True),
+        "values_per_lane": Field("int", positive=True),
+    })),
+    "vector_unit": Field("map", schema=Schema({
+        "fpus": Field("int", positive=True),
+    })),
+    "interconnect": Field("map", required=False, schema=Schema({
+        "topology": Field("enum", choices=TOPOLOGIES),
+        "link_bw_gb_per_s": Field("float", positive=True, doc="per link and direction"),
+        "link_latency_ns": Field("float", non_negative=True),
+        "links_per_chip": Field("int", positive=True),
+        "full_duplex": Field("bool"),
+    })),
+    "cost_table": Field("str", doc="name of the energy/area table under andasim/hw/cost_tables/"),
+})
+
+
+@dataclass(frozen=True)
+class Technology:
+    node_nm: float
+    voltage_v: float
+
+
+@dataclass(frozen=True)
+class PEParams:
+    """Parameters of one processing element; which ones are set depends on the PE type."""
+
+    lanes: int
+    extra_cycles_per_group: int | None = None
+    cycles_per_group: int | None = None
+    compute_mantissa_bits: int | None = None
+
+
+@dataclass(frozen=True)
+class PEArray:
+    rows: int
+    cols: int
+    pe_type: str
+    pe: PEParams
+
+    @property
+    def num_pes(self) -> int:
+        return self.rows * self.cols
+
+
+@dataclass(frozen=True)
+class Weights:
+    bits: int
+    scale_group_size: int
+
+
+@dataclass(frozen=True)
+class Buffer:
+    size_kib: float
+    port_width_bits: int
+
+    @property
+    def size_bytes(self) -> int:
+        return int(self.size_kib * 1024)
+
+
+@dataclass(frozen=True)
+class Buffers:
+    act_mantissa: Buffer
+    act_exponent: Buffer
+    weight: Buffer
+    output: Buffer
+
+
+@dataclass(frozen=True)
+class Dram:
+    bw_gb_per_s: float
+    latency_ns: float
+    e_pj_per_bit: float
+
+
+@dataclass(frozen=True)
+class Compressor:
+    lanes: int
+    values_per_lane: int
+
+
+@dataclass(frozen=True)
+class VectorUnit:
+    fpus: int
+
+
+@dataclass(frozen=True)
+class Interconnect:
+    topology: str
+    link_bw_gb_per_s: float
+    link_latency_ns: float
+    links_per_chip: int
+    full_duplex: bool
+
+
+@dataclass(frozen=True)
+class HardwareConfig:
+    """A validated accelerator design. Immutable; `to_dict()` echoes it into results."""
+
+    schema_version: int
+    name: str
+    description: str
+    provenance: str
+    technology: Technology
+    freq_mhz: float
+    pe_array: PEArray
+    weights: Weights
+    activation_group_size: int
+    buffers: Buffers
+    dram: Dram
+    compressor: Compressor | None
+    vector_unit: VectorUnit
+    interconnect: Interconnect | None
+    cost_table: str
+    source: str
+
+    @property
+    def activation_storage(self) -> str:
+        """How activations sit in memory: Anda bit-planes for the APU, FP16 for every baseline."""
+        return "anda" if self.pe_array.pe_type == "anda_apu" else "fp16"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("source")
+        return data
+
+
+def bundled_config_names() -> list[str]:
+    """Names of the designs shipped in `hw_configs/`."""
+    return sorted(p.name[:-5] for p in bundled_dir("hw_configs").iterdir() if p.name.endswith(".yaml"))
+
+
+def _bundled_text(name: str) -> str | None:
+    res = bundled_dir("hw_configs").joinpath(f"{name}.yaml")
+    return res.read_text(encoding="utf-8") if res.is_file() else None
+
+
+def load_hw(path_or_name: str | Path) -> HardwareConfig:
+    """Load a design from a YAML path or a bundled name (`anda`, `pe64`, `figna_m8`, ...).
+
+    A path that does not exist but whose stem names a bundled design resolves to that design,
+    with a one-line notice on stderr, so that `configs/pe64.yaml` from an old script still works.
+    """
+    text_arg = str(path_or_name)
+    path = Path(text_arg)
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text_arg:
+        if path.exists():
+            return _parse(load_strict_yaml(path), str(path))
+        text = _bundled_text(path.stem)
+        if text is None:
+            raise ConfigError(f"file not found and '{path.stem}' is not a bundled design; bundled: "
+                              + ", ".join(bundled_config_names()), file=text_arg)
+        print(f"andasim: {text_arg} does not exist; using the bundled design '{path.stem}'", file=sys.stderr)
+        return _parse(load_strict_yaml(f"<bundled>/{path.stem}.yaml", text), f"bundled:{path.stem}")
+    text = _bundled_text(text_arg)
+    if text is None:
+        raise ConfigError("no such file or bundled design; bundled: " + ", ".join(bundled_config_names()),
+                          file=text_arg)
+    return _parse(load_strict_yaml(f"<bundled>/{text_arg}.yaml", text), f"bundled:{text_arg}")
+
+
+def _parse(data: Any, file: str) -> HardwareConfig:
+    check_schema(data, _SCHEMA, file=file)
+    lines = data.key_lines
+    if data["schema_version"] != SCHEMA_VERSION:
+        raise ConfigError(f"unsupported version {data['schema_version']}; this andasim reads {SCHEMA_VERSION}",
+                          file=file, line=lines["schema_version"], key="schema_version")
+    arr = data["pe_array"]
+    pe_type = arr["pe_type"]
+    required, optional = _PE_PARAMS[pe_type]
+    pe_data = arr["pe"]
+    for key in pe_data:
+        if key not in required | optional:
+            raise ConfigError(f"not a parameter of pe_type '{pe_type}'; valid: {', '.join(sorted(required))}",
+                              file=file, line=pe_data.key_lines[key], key=f"pe_array.pe.{key}")
+    for key in sorted(required):
+        if key not in pe_data:
+            raise ConfigError(f"pe_type '{pe_type}' requires it", file=file,
+                              line=arr.key_lines["pe"], key=f"pe_array.pe.{key}")
+    gs = data["activation_group_size"]
+    port = data["buffers"]["act_mantissa"]["port_width_bits"]
+    if port % gs:
+        raise ConfigError(f"{gs} does not divide buffers.act_mantissa.port_width_bits = {port}; "
+                          "use a divisor of the port width", file=file,
+                          line=lines["activation_group_size"], key="activation_group_size")
+    if pe_type == "anda_apu" and "compressor" not in data:
+        raise ConfigError("pe_type 'anda_apu' needs the runtime bit-plane compressor section",
+                          file=file, line=data.start_line, key="compressor")
+    if pe_data["lanes"] != gs and pe_type == "anda_apu":
+        raise ConfigError(f"an Anda APU reduces one activation group per pass: lanes must equal "
+                          f"activation_group_size ({gs}), got {pe_data['lanes']}", file=file,
+                          line=pe_data.key_lines["lanes"], key="pe_array.pe.lanes")
+    buf = data["buffers"]
+    return HardwareConfig(
+        schema_version=data["schema_version"],
+        name=data["name"],
+        description=data["description"],
+        provenance=data["provenance"],
+        technology=Technology(**data["technology"]),
+        freq_mhz=float(data["clock"]["freq_mhz"]),
+        pe_array=PEArray(rows=arr["rows"], cols=arr["cols"], pe_type=pe_type, pe=PEParams(**pe_data)),
+        weights=Weights(**data["weights"]),
+        activation_group_size=gs,
+        buffers=Buffers(**{k: Buffer(**v) for k, v in buf.items()}),
+        dram=Dram(**data["dram"]),
+        compressor=Compressor(**data["compressor"]) if data.get("compressor") else None,
+        vector_unit=VectorUnit(**data["vector_unit"]),
+        interconnect=Interconnect(**data["interconnect"]) if data.get("interconnect") else None,
+        cost_table=data["cost_table"],
+        source=file,
+    )

@@ -1,0 +1,1 @@
+"""andasim report layer (see ARCHITECTURE.md)."""

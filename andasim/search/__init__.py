@@ -1,0 +1,1 @@
+"""andasim search layer (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""andasim sim layer (see ARCHITECTURE.md)."""

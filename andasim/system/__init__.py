@@ -1,0 +1,1 @@
+"""andasim system layer (see ARCHITECTURE.md)."""

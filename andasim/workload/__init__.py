@@ -1,0 +1,1 @@
+"""andasim workload layer (see ARCHITECTURE.md)."""

@@ -1,0 +1,96 @@
+"""`PrecisionProfile`: the Anda mantissa width of each FP-INT module type.
+
+A profile is the output of the precision search and an input of the engine. The paper applies
+one width per module type identically in every layer (anda.md §3.1); `per_layer` optionally
+overrides single layers (andasim's per-layer refinement).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from andasim.errors import ConfigError
+from andasim.strict_yaml import load_strict_yaml
+from andasim.workload.gemm import FP_INT_MODULES
+
+M_MIN, M_MAX = 1, 16
+
+
+@dataclass(frozen=True)
+class PrecisionProfile:
+    """Mantissa bits per module type (`qkv`, `o`, `up`, `down`), with where they come from."""
+
+    name: str
+    mantissa_bits: dict[str, int]
+    source: str
+    per_layer: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if set(self.mantissa_bits) != set(FP_INT_MODULES):
+            raise ValueError(f"profile {self.name!r} must give exactly {', '.join(FP_INT_MODULES)}; "
+                             f"got {', '.join(self.mantissa_bits)}")
+        for layer_map in (self.mantissa_bits, *self.per_layer.values()):
+            for module, bits in layer_map.items():
+                if module not in FP_INT_MODULES:
+                    raise ValueError(f"unknown module {module!r}; valid: {', '.join(FP_INT_MODULES)}")
+                if isinstance(bits, bool) or not isinstance(bits, int) or not M_MIN <= bits <= M_MAX:
+                    raise ValueError(f"mantissa bits for {module!r} must be an integer in "
+                                     f"{M_MIN}..{M_MAX}, got {bits!r}")
+
+    @classmethod
+    def from_list(cls, bits: list[int] | tuple[int, ...], name: str = "custom",
+                  source: str = "user") -> PrecisionProfile:
+        """Build from the paper's `[M_qkv, M_o, M_u, M_d]` notation."""
+        if len(bits) != len(FP_INT_MODULES):
+            raise ValueError(f"expected 4 widths [M_qkv, M_o, M_u, M_d], got {list(bits)}")
+        return cls(name=name, mantissa_bits=dict(zip(FP_INT_MODULES, bits, strict=True)), source=source)
+
+    def as_list(self) -> list[int]:
+        return [self.mantissa_bits[m] for m in FP_INT_MODULES]
+
+    def bits_for(self, module: str, layer: int | None = None) -> int:
+        """Mantissa width of `module` in `layer` (per-layer override first)."""
+        if layer is not None and layer in self.per_layer and module in self.per_layer[layer]:
+            return self.per_layer[layer][module]
+        return self.mantissa_bits[module]
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "source": self.source,
+                                "mantissa_bits": dict(self.mantissa_bits)}
+        if self.per_layer:
+            data["per_layer"] = {int(k): dict(v) for k, v in sorted(self.per_layer.items())}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any, file: str = "<profile>") -> PrecisionProfile:
+        if not isinstance(data, dict):
+            raise ConfigError("a precision profile must be a mapping", file=file)
+        unknown = set(data) - {"name", "source", "mantissa_bits", "per_layer"}
+        if unknown:
+            raise ConfigError("unknown key; valid: name, source, mantissa_bits, per_layer",
+                              file=file, key=sorted(unknown)[0])
+        for key in ("name", "source", "mantissa_bits"):
+            if key not in data:
+                raise ConfigError("missing required key", file=file, key=key)
+        try:
+            per_layer = {int(k): dict(v) for k, v in (data.get("per_layer") or {}).items()}
+            return cls(name=str(data["name"]), source=str(data["source"]),
+                       mantissa_bits=dict(data["mantissa_bits"]), per_layer=per_layer)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(str(exc), file=file, key="mantissa_bits") from None
+
+    def save(self, path: Path | str) -> None:
+        """Write atomically as YAML (temp file + rename)."""
+        path = Path(path)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+        tmp.replace(path)
+
+
+def load_profile(path: Path | str) -> PrecisionProfile:
+    """Read a profile YAML written by `PrecisionProfile.save` or by hand."""
+    return PrecisionProfile.from_dict(load_strict_yaml(path), file=str(path))
