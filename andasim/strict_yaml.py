@@ -66,7 +66,7 @@ def load_strict_yaml(path: Path | str, text: str | None = None) -> Any:
             raise ConfigError(f"cannot read file: {exc}", file=name) from None
     loader_cls = type("_Loader", (_StrictLoader,), {"source_name": name})
     try:
-        return yaml.load(text, Loader=loader_cls)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=loader_cls)  # a SafeLoader subclass: no arbitrary objects
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise ConfigError(f"invalid YAML: {exc.problem}", file=name, line=line) from None
@@ -120,7 +120,8 @@ def check_schema(data: Any, schema: Schema, *, file: str, prefix: str = "", line
         full = _join(prefix, key)
         if key not in data or data[key] is None:
             if spec.required:
-                raise ConfigError(f"missing required key ({_describe(spec)})", file=file, line=start, key=full)
+                raise ConfigError(f"missing required key ({_describe(spec)})", file=file, line=start,
+                                  key=full)
             continue
         _check_value(data[key], spec, file=file, key=full, line=lines.get(key))
 
@@ -148,9 +149,8 @@ def _check_value(value: Any, spec: Field, *, file: str, key: str, line: int | No
     elif spec.kind == "str":
         if not isinstance(value, str) or not value:
             fail(f"must be a non-empty string, got {value!r}")
-    elif spec.kind == "bool":
-        if not isinstance(value, bool):
-            fail(f"must be true or false, got {value!r}")
+    elif spec.kind == "bool" and not isinstance(value, bool):
+        fail(f"must be true or false, got {value!r}")
     if spec.positive and value <= 0:
         fail(f"must be > 0, got {value!r}")
     if spec.non_negative and value < 0:

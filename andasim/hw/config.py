@@ -256,8 +256,8 @@ def _parse(data: Any, file: str) -> HardwareConfig:
     check_schema(data, _SCHEMA, file=file)
     lines = data.key_lines
     if data["schema_version"] != SCHEMA_VERSION:
-        raise ConfigError(f"unsupported version {data['schema_version']}; this andasim reads {SCHEMA_VERSION}",
-                          file=file, line=lines["schema_version"], key="schema_version")
+        raise ConfigError(f"unsupported version {data['schema_version']}; this andasim reads "
+                          f"{SCHEMA_VERSION}", file=file, line=lines["schema_version"], key="schema_version")
     arr = data["pe_array"]
     pe_type = arr["pe_type"]
     required, optional = _PE_PARAMS[pe_type]
