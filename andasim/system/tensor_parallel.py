@@ -1,0 +1,244 @@
+"""Megatron-style tensor parallelism over N chips: partitioning, compute, collectives, overlap.
+
+Per layer, `qkv` and `up` are split by output columns (whole heads; gate and up together), `o`
+and `down` by input rows, attention (`qk`, `pv`) by heads, and `lm_head` (if asked for) by
+vocabulary columns (the final logits gather is not modelled). Each chip's GeMMs are simulated by
+the single-chip engine (`andasim.simulate`); all chips are identical, so one chip -- the most
+loaded one when the split is uneven -- sets the latency. After `o` and after `down` the partial
+outputs (T x E values, T = batch x tokens in prefill, batch in decode) are all-reduced.
+
+Step latency = compute + Σ exposed communication, where for every collective
+    exposed = quantize + (link time - overlap) + dequantize-and-sum,
+the on-chip terms run on the vector unit (ops per value in `payloads.ops_per_value`, `fpus`
+ops per cycle) or, for Anda-format partials, on the bit-plane compressor (M cycles per
+`lanes` groups of `values_per_lane`), and `overlap` is the link time hidden by prefetching the
+next GeMM's weights (that GeMM's DRAM stall, capped by what fits in the weight buffer), since
+those weights do not depend on the collective's result. See docs/tensor_parallel.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from andasim.errors import AndasimInputError
+from andasim.hw.config import HardwareConfig
+from andasim.system.collectives import CollectiveCost, collective_cost
+from andasim.system.links import LinkModel
+from andasim.system.payloads import (
+    PayloadSpec,
+    anda_mantissa_bits,
+    ops_per_value,
+    parse_payload,
+    uses_compressor,
+)
+from andasim.workload.gemm import GeMM
+
+DEFAULT_MODULES = ("qkv", "qk", "pv", "o", "up", "down")
+SPLITS = ("strict", "uneven")
+
+
+@dataclass(frozen=True)
+class ChipShare:
+    """What one (the most loaded) chip holds of a layer."""
+
+    heads: int
+    kv_heads: int
+    ffn: int
+    vocab: int
+
+
+def chip_share(card: Any, n_chips: int, split: str = "strict") -> ChipShare:
+    """Heads, KV heads, FFN width and vocabulary slice of the most loaded chip.
+
+    strict: N must divide the heads and the FFN width, and N must divide the KV heads or be a
+    multiple of them (KV heads are then replicated, as Megatron does for GQA). uneven: ceil
+    splits; the chip with the largest share sets the latency.
+    """
+    if isinstance(n_chips, bool) or int(n_chips) != n_chips or n_chips < 1:
+        raise AndasimInputError(f"--chips must be an integer >= 1, got {n_chips}")
+    if split not in SPLITS:
+        raise AndasimInputError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    h, kv, ffn = card.n_heads, card.n_kv_heads, card.ffn
+    if n_chips > h:
+        raise AndasimInputError(f"{card.name} has {h} attention heads; it cannot be split over "
+                                f"{n_chips} chips")
+    if split == "strict":
+        bad = []
+        if h % n_chips:
+            bad.append(f"heads ({h})")
+        if kv % n_chips and n_chips % kv:
+            bad.append(f"kv heads ({kv})")
+        if ffn % n_chips:
+            bad.append(f"ffn ({ffn})")
+        if bad:
+            raise AndasimInputError(f"{n_chips} chips do not divide the {' and '.join(bad)} of {card.name}; "
+                                    "choose another --chips or pass --split uneven (ceil shares, the most "
+                                    "loaded chip sets the latency)")
+    ceil = lambda a: -(-a // n_chips)  # noqa: E731
+    return ChipShare(heads=ceil(h), kv_heads=ceil(kv), ffn=ceil(ffn), vocab=ceil(card.vocab))
+
+
+def partition_gemms(card: Any, gemms: list[GeMM], n_chips: int, split: str = "strict") -> list[GeMM]:
+    """One chip's GeMMs: the unsplit list `gemms` of `card` with Megatron's splits applied."""
+    s = chip_share(card, n_chips, split)
+    out = []
+    for g in gemms:
+        if g.module == "qkv":
+            g2 = _with(g, n=(s.heads + 2 * s.kv_heads) * card.head_dim)
+        elif g.module == "up":
+            g2 = _with(g, n=(2 if card.gated else 1) * s.ffn)
+        elif g.module == "o":
+            g2 = _with(g, k=s.heads * card.head_dim)
+        elif g.module == "down":
+            g2 = _with(g, k=s.ffn)
+        elif g.module in ("qk", "pv"):
+            if g.count % card.n_heads:
+                raise AndasimInputError(f"{g.name}: count {g.count} is not batch x {card.n_heads} heads")
+            g2 = _with(g, count=g.count // card.n_heads * s.heads)
+        else:  # lm_head
+            g2 = _with(g, n=s.vocab)
+        out.append(g2)
+    return out
+
+
+def _with(g: GeMM, **changes: int) -> GeMM:
+    data = g.to_dict()
+    data.update(changes)
+    return GeMM(**data)
+
+
+def onchip_cycles(hw: HardwareConfig, ps: PayloadSpec, cost: CollectiveCost) -> tuple[int, int]:
+    """(encode cycles, decode-and-sum cycles) of one collective on one chip, at the chip clock."""
+    q_ops, d_ops = ops_per_value(ps)
+    fpus = hw.vector_unit.fpus
+    if uses_compressor(ps) and hw.compressor is not None:
+        per_pass = hw.compressor.lanes * hw.compressor.values_per_lane
+        enc = math.ceil(cost.quantized_values / per_pass) * anda_mantissa_bits(ps)
+    else:
+        enc = math.ceil(cost.quantized_values * q_ops / fpus)
+    dec = math.ceil((cost.dequantized_values * d_ops + cost.added_values) / fpus)
+    return enc, dec
+
+
+def payload_bits(ps: PayloadSpec, tokens: int, e: int) -> float:
+    """Wire bits per value of `ps` for a T x E partial (metadata included)."""
+    if ps.calibrated:
+        return ps.bits_per_value(e)
+    if ps.kind == "identity":
+        return 32.0
+    from andasim.formats import get
+
+    assert ps.formats_spec is not None
+    return float(get(ps.formats_spec).bits_per_value((tokens, e)))
+
+
+@dataclass(frozen=True)
+class CollectiveTiming:
+    after: str                  # GeMM whose partial output is reduced ("L3.o")
+    next_gemm: str | None       # GeMM whose weight prefetch overlaps the link time
+    cost: CollectiveCost
+    encode_s: float
+    decode_sum_s: float
+    overlap_s: float
+
+    @property
+    def exposed_s(self) -> float:
+        return self.encode_s + self.cost.link_time_s - self.overlap_s + self.decode_sum_s
+
+
+@dataclass(frozen=True)
+class TPResult:
+    """Latency of one forward step on N chips; all times in seconds, per step unless named."""
+
+    n_chips: int
+    phase: str
+    seq_len: int
+    batch: int
+    tokens_per_step: int
+    collective: str
+    payload: str
+    bits_per_value: float
+    split: str
+    overlap: bool
+    link: dict[str, Any]
+    compute_s: float
+    link_s: float
+    encode_s: float
+    decode_sum_s: float
+    overlap_s: float
+    exposed_comm_s: float
+    step_latency_s: float
+    collectives_per_step: int
+    bytes_per_chip_per_collective: float
+    link_time_per_collective_s: float
+    chip_result: Any = field(repr=False, compare=False, default=None)
+
+    @property
+    def per_token_latency_s(self) -> float:
+        """Step latency per token of the step (prefill: TTFT / (batch x seq_len); decode: per step)."""
+        return self.step_latency_s / (self.tokens_per_step if self.phase == "prefill" else 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("chip_result")
+        data["per_token_latency_s"] = self.per_token_latency_s
+        return data
+
+
+def simulate_tp(hw: HardwareConfig, card: Any, precision: Any, link: LinkModel, *, n_chips: int,
+                collective: str, payload: str, phase: str = "prefill", seq_len: int = 2048, batch: int = 1,
+                kv_len: int | None = None, modules: tuple[str, ...] = DEFAULT_MODULES,
+                split: str = "strict", overlap: bool = True) -> TPResult:
+    """Simulate one chip's share with the single-chip engine and add the collectives' cost."""
+    from andasim import simulate
+
+    ps = parse_payload(payload)
+    if collective == "ring_allreduce" and ps.calibrated:
+        raise AndasimInputError(f"ring_allreduce re-encodes partial sums at every hop; calibrated payload "
+                                f"{payload!r} is only defined on single partials: use allgather, oneshot or "
+                                "twoshot")
+    full = card.gemms(phase=phase, seq_len=seq_len, batch=batch, kv_len=kv_len, modules=modules)
+    chip = partition_gemms(card, full, n_chips, split)
+    result = simulate(hw, chip, precision, phase=phase, seq_len=seq_len, batch=batch, kv_len=kv_len)
+    freq_hz = hw.freq_mhz * 1e6
+    tokens = batch * seq_len if phase == "prefill" else batch
+    e = card.hidden
+    bits = payload_bits(ps, tokens, e)
+    stalls = _dram_stall_s(result, chip, freq_hz)
+    prefetch_cap_s = hw.buffers.weight.size_bytes / (hw.dram.bw_gb_per_s * 1e9)
+    timings: list[CollectiveTiming] = []
+    for i, g in enumerate(chip):
+        if g.module not in ("o", "down"):
+            continue
+        cost = collective_cost(collective, n_chips, tokens * e, bits, link)
+        enc, dec = onchip_cycles(hw, ps, cost) if n_chips > 1 else (0, 0)
+        nxt = next((h for h in chip[i + 1:] if h.weight_operand == "int4"), None)
+        hidden = 0.0
+        if overlap and nxt is not None and n_chips > 1:
+            hidden = min(cost.link_time_s, stalls[chip.index(nxt)], prefetch_cap_s)
+        timings.append(CollectiveTiming(g.name, nxt.name if nxt else None, cost, enc / freq_hz,
+                                        dec / freq_hz, hidden))
+    compute_s = result.latency_s
+    link_s = sum(t.cost.link_time_s for t in timings)
+    enc_s = sum(t.encode_s for t in timings)
+    dec_s = sum(t.decode_sum_s for t in timings)
+    ov_s = sum(t.overlap_s for t in timings)
+    exposed = sum(t.exposed_s for t in timings)
+    first = timings[0].cost if timings else collective_cost(collective, n_chips, 0, bits, link)
+    return TPResult(n_chips=n_chips, phase=phase, seq_len=seq_len, batch=batch, tokens_per_step=tokens,
+                    collective=collective, payload=ps.spec, bits_per_value=bits, split=split, overlap=overlap,
+                    link=link.to_dict(), compute_s=compute_s, link_s=link_s, encode_s=enc_s,
+                    decode_sum_s=dec_s, overlap_s=ov_s, exposed_comm_s=exposed,
+                    step_latency_s=compute_s + exposed, collectives_per_step=len(timings),
+                    bytes_per_chip_per_collective=first.bytes_sent_per_rank,
+                    link_time_per_collective_s=first.link_time_s, chip_result=result)
+
+
+def _dram_stall_s(result: Any, chip: list[GeMM], freq_hz: float) -> list[float]:
+    """Per-GeMM DRAM stall time of the chip's simulation, in the order of `chip`."""
+    entries = result.gemms
+    if len(entries) != len(chip):
+        raise AssertionError(f"engine returned {len(entries)} GeMM entries for {len(chip)} GeMMs")
+    return [float(en.counters["stall_dram_cycles"]) / freq_hz for en in entries]
