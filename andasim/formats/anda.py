@@ -1,0 +1,160 @@
+"""The Anda variable-length grouped activation format (Fang et al., HPCA 2025; reference anda.md §1.2).
+
+Definition (groups of `gs` consecutive values along the LAST axis, FP16 inputs):
+
+    E   = max_i e_i                      shared exponent: largest effective 5-bit biased exponent
+    d_i = E - e_i                        alignment shift
+    m_i = floor(sig_i · 2^(M - 11 - d_i))  M-bit unsigned mantissa, truncation (also right for M > 11)
+    x̂_i = (-1)^s_i · m_i · 2^(E - 15 - (M - 1))
+
+Decisions the paper leaves open (documented in docs/formats.md):
+* FP16 subnormals keep their IEEE meaning: exponent field 0 has hidden bit 0 and the exponent of field 1, so
+  e_i = max(field, 1) and the stored shared exponent is never below 1.
+* A group of zeros (or of zeros and subnormals) stores E = 1; its mantissas are all zero.
+* Sign-magnitude: the sign bit is kept even when the mantissa truncates to zero, so x̂ is -0.0 there.
+* Inputs that are not FP16 are rounded to FP16 first (RNE); NaN/Inf/out-of-range values are refused with the
+  first offending index; non-float arrays are refused.
+* A last axis that is not a multiple of gs is zero-padded; bits_per_value charges the padding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from andasim.errors import AndasimInputError, FormatSpecError
+from andasim.formats import _anda_kernels as kernels
+from andasim.formats.base import Format, grouped_bits_per_value
+from andasim.formats.bitplanes import WORD_BITS, BitPlanePayload, unpad_last
+from andasim.formats.fp16 import fp16_fields, raise_bad_value, to_fp16
+
+M_MIN, M_MAX = 1, 16
+EXP_BITS = 5
+
+
+def check_m_gs(m: int, gs: int, who: str = "anda") -> tuple[int, int]:
+    """Validate the mantissa length and group size (integers, M in 1..16, gs >= 1)."""
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not M_MIN <= m <= M_MAX:
+        raise FormatSpecError(f"{who}: m must be an integer in {M_MIN}..{M_MAX}, got {m!r}")
+    if isinstance(gs, bool) or not isinstance(gs, (int, np.integer)) or gs < 1:
+        raise FormatSpecError(f"{who}: gs must be a positive integer, got {gs!r}")
+    return int(m), int(gs)
+
+
+def _bits_rows(h: np.ndarray) -> tuple[np.ndarray, int]:
+    """FP16 array -> (flat uint16 bits, row length)."""
+    return h.reshape(-1).view(np.uint16), h.shape[-1]
+
+
+def _raise_if_bad(bad: int, original: np.ndarray) -> None:
+    if bad >= 0:
+        raise_bad_value(np.asarray(original), bad, "anda input")
+
+
+def anda_quantize(x: np.ndarray, m: int, gs: int = 64) -> np.ndarray:
+    """Anda-quantize `x` (groups along the last axis) with the numba kernel; float32, same shape."""
+    m, gs = check_m_gs(m, gs)
+    h = to_fp16(x, "anda input")
+    u, row_len = _bits_rows(h)
+    out = np.empty(h.shape, dtype=np.float32)
+    _raise_if_bad(kernels.quantize_kernel(u, row_len, gs, m, out.reshape(-1).view(np.uint32)), x)
+    return out
+
+
+def anda_integer_fields(x_fp16: np.ndarray, m: int,
+                        gs: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integer operands the APU consumes: (signs uint8 [..., G, gs], mantissas uint16 [..., G, gs],
+    shared_exp uint8 [..., G]) with x̂ = (-1)^s · m · 2^(E - 15 - (M - 1)); padding elements are 0."""
+    m, gs = check_m_gs(m, gs)
+    h = to_fp16(x_fp16, "anda input")
+    u, row_len = _bits_rows(h)
+    n_groups = -(-row_len // gs)
+    lead = h.shape[:-1]
+    signs = np.zeros((*lead, n_groups, gs), dtype=np.uint8)
+    mants = np.zeros((*lead, n_groups, gs), dtype=np.uint16)
+    exps = np.empty((*lead, n_groups), dtype=np.uint8)
+    bad = kernels.fields_kernel(u, row_len, gs, m, signs.reshape(-1), mants.reshape(-1), exps.reshape(-1))
+    _raise_if_bad(bad, x_fp16)
+    return signs, mants, exps
+
+
+def anda_encode(x: np.ndarray, m: int, gs: int = 64) -> BitPlanePayload:
+    """Bit-plane memory image of `x` (numba kernel); gs must be <= 64 (one 64-bit word per plane)."""
+    m, gs = check_m_gs(m, gs)
+    if gs > WORD_BITS:
+        raise AndasimInputError(
+            f"anda encode: gs={gs} does not fit one {WORD_BITS}-bit plane word; use gs <= {WORD_BITS} "
+            "(quantize supports any gs)")
+    h = to_fp16(x, "anda input")
+    u, row_len = _bits_rows(h)
+    n_groups = -(-row_len // gs)
+    lead = h.shape[:-1]
+    planes = np.zeros((*lead, n_groups, 1 + m), dtype=np.uint64)
+    exps = np.empty((*lead, n_groups), dtype=np.uint8)
+    _raise_if_bad(kernels.encode_kernel(u, row_len, gs, m, planes.reshape(-1), exps.reshape(-1)), x)
+    return BitPlanePayload(planes=planes, exponents=exps, shape=tuple(h.shape), m=m, gs=gs, exp_bits=EXP_BITS)
+
+
+def anda_decode(payload: BitPlanePayload) -> np.ndarray:
+    """float32 values of a bit-plane image (numba kernel)."""
+    if not isinstance(payload, BitPlanePayload):
+        raise AndasimInputError(f"decode: expected a BitPlanePayload, got {type(payload).__name__}")
+    payload.check()
+    rows = int(np.prod(payload.shape[:-1], dtype=np.int64))
+    out = np.empty(payload.shape, dtype=np.float32)
+    kernels.decode_kernel(np.ascontiguousarray(payload.planes).reshape(-1),
+                          np.ascontiguousarray(payload.exponents).reshape(-1), rows, payload.shape[-1],
+                          payload.gs, payload.m, out.reshape(-1))
+    return out
+
+
+# --- numpy references (obvious, vectorised; the tests hold the kernels to these) -------------------------
+
+def anda_fields_reference(x: np.ndarray, m: int, gs: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """numpy reference of `anda_integer_fields` (integer shifts on the FP16 bit fields)."""
+    m, gs = check_m_gs(m, gs)
+    h = to_fp16(x, "anda input")
+    last = h.shape[-1]
+    n_groups = -(-last // gs)
+    padded = np.zeros((*h.shape[:-1], n_groups * gs), dtype=np.float16)
+    padded[..., :last] = h
+    s, e, f = fp16_fields(padded.reshape(*h.shape[:-1], n_groups, gs))
+    e_eff = np.maximum(e, 1)
+    sig = f + np.where(e > 0, 1024, 0)
+    e_shared = e_eff.max(axis=-1)
+    shift = m - 11 - (e_shared[..., None] - e_eff)
+    right = np.minimum(-shift, 62)
+    mant = np.where(shift >= 0, sig << np.maximum(shift, 0), sig >> np.maximum(right, 0))
+    return s.astype(np.uint8), mant.astype(np.uint16), e_shared.astype(np.uint8)
+
+
+def anda_quantize_reference(x: np.ndarray, m: int, gs: int = 64) -> np.ndarray:
+    """numpy reference of `anda_quantize`."""
+    signs, mants, exps = anda_fields_reference(x, m, gs)
+    scale = np.ldexp(np.float64(1.0), exps.astype(np.int64) - 15 - (m - 1))[..., None]
+    mag = mants.astype(np.float64) * scale
+    vals = np.where(signs.astype(bool), -mag, mag).astype(np.float32)
+    return unpad_last(vals, np.shape(x))
+
+
+class AndaFormat(Format):
+    """`anda:m=M[,gs=G]`: Anda with mantissa length M (1..16) and group size G (default 64)."""
+
+    def __init__(self, m: int, gs: int = 64) -> None:
+        self.m, self.gs = check_m_gs(m, gs)
+        self.spec = f"anda:m={self.m},gs={self.gs}"
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        return anda_quantize(x, self.m, self.gs)
+
+    def encode(self, x: np.ndarray) -> BitPlanePayload:
+        return anda_encode(x, self.m, self.gs)
+
+    def decode(self, payload: BitPlanePayload) -> np.ndarray:
+        if payload.m != self.m or payload.gs != self.gs:
+            raise AndasimInputError(
+                f"{self.spec}: payload was encoded with m={payload.m}, gs={payload.gs}")
+        return anda_decode(payload)
+
+    def bits_per_value(self, shape: tuple[int, ...]) -> float:
+        """1 + M + 5/gs per value: sign plane + M mantissa planes + a 5-bit exponent per group of gs."""
+        return grouped_bits_per_value(shape, self.gs, self.gs * (1 + self.m) + EXP_BITS)
