@@ -8,13 +8,7 @@ import numpy as np
 import pytest
 
 from andasim.errors import AndasimInputError, FormatSpecError
-from andasim.system.payloads import (
-    CalibratedPayload,
-    ema_min_max,
-    fit_payload,
-    parse_payload,
-    static_int_roundtrip,
-)
+from andasim.system.payloads import CalibratedPayload, fit_payload, parse_payload
 from andasim.system.tp_error import layer_error, rebuild_partials, reduce_partials, split_bounds
 
 U32 = 2.0 ** -24   # unit roundoff of float32
@@ -63,22 +57,42 @@ def test_identity_partials_sum_to_unsplit_gemm(n: int) -> None:
         np.abs(sum32.astype(np.float64) - ref32) <= 2 * gamma * (np.abs(x).astype(np.float64) @ np.abs(w)))
 
 
-def test_ema_min_max_arithmetic() -> None:
-    x = np.array([[0.0], [2.0], [-4.0], [6.0]])
-    lo, hi = ema_min_max(x, chunk_tokens=2, decay=0.5)
-    # chunk 1: min 0, max 2; chunk 2: min -4, max 6 -> 0.5*0 + 0.5*(-4) = -2; 0.5*2 + 0.5*6 = 4
-    assert lo.tolist() == [-2.0] and hi.tolist() == [4.0]
+def _ema_reference(x: np.ndarray, chunk: int, decay: float) -> tuple[np.ndarray, np.ndarray]:
+    """Slow obvious per-feature EMA of chunk min/max (ragged tail dropped, as the library does)."""
+    lo = hi = None
+    for start in range(0, x.shape[0] - chunk + 1, chunk):
+        c = x[start:start + chunk].astype(np.float64)
+        if lo is None:
+            lo, hi = c.min(0), c.max(0)
+        else:
+            lo, hi = decay * lo + (1 - decay) * c.min(0), decay * hi + (1 - decay) * c.max(0)
+    return lo, hi
 
 
-def test_static_int4_grid_and_saturation() -> None:
-    lo, hi = np.array([-1.0]), np.array([2.0])
-    x = np.array([[-1.0], [0.0], [2.0], [5.0], [-3.0]])
-    out = static_int_roundtrip(x, lo, hi, bits=4, sym=False)
-    # asym: scale = 3/15 = 0.2; 0.0 -> q = 5 -> 0.0; out-of-range saturates to lo / hi
-    assert np.allclose(out[:, 0], [-1.0, 0.0, 2.0, 2.0, -1.0], atol=1e-6)
-    out = static_int_roundtrip(x, lo, hi, bits=4, sym=True)
-    # sym: scale = 2/7; 5 saturates to 7 * 2/7 = 2; -3 to -2; -1 -> q = round(-3.5) = -4 (rint, even)
-    assert np.allclose(out[:, 0], [-4 * 2 / 7, 0.0, 2.0, 2.0, -2.0], atol=1e-6)
+def test_per_chip_calibration_matches_reference_ema() -> None:
+    x, w = _synthetic(t=200, e=64)
+    parts = rebuild_partials(x, w, split_bounds(x.shape[1], 2))
+    fitted = fit_payload(parse_payload("hybrid:k_frac=1/32,decay=0.8"), parts, chunk_tokens=64)
+    for i in range(2):
+        lo, hi = _ema_reference(parts[i], 64, 0.8)
+        np.testing.assert_allclose(fitted.lo[i], lo, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(fitted.hi[i], hi, rtol=1e-5, atol=1e-6)
+    # the BF16 set is shared by both chips: the top-2 of the summed per-chip ranges
+    score = (fitted.hi - fitted.lo).sum(axis=0)
+    assert set(fitted.keep) == set(np.argsort(-score)[:2])
+    assert np.array_equal(fitted.formats[0].calibration.hi_idx, fitted.formats[1].calibration.hi_idx)
+    mx = fit_payload(parse_payload("hybrid:k_frac=1/32,agg=max"), parts, chunk_tokens=64)
+    assert set(mx.keep) == set(np.argsort(-(mx.hi - mx.lo).max(axis=0))[:2])
+
+
+def test_static_roundtrip_saturates_outside_calibrated_range() -> None:
+    calib = np.array([[[-1.0, 0.0], [2.0, 1.0]]], dtype=np.float32)  # 1 chip, 2 tokens, 2 features
+    fitted = fit_payload(parse_payload("static"), calib)
+    y = np.array([[0.0, 0.55], [5.0, -3.0]], dtype=np.float32)
+    out = fitted.roundtrip(0, y)
+    # feature 0: asym step 3/15 = 0.2, 0.0 -> q = 5 -> 0.0, 5.0 saturates at 2.0; feature 1:
+    # step 1/15, 0.55 -> q = rint(8.25) = 8 -> 8/15, -3.0 saturates at 0.0
+    np.testing.assert_allclose(out, [[0.0, 0.0 + 8 / 15], [2.0, 0.0]], atol=1e-6)
 
 
 def test_hybrid_bits_per_value_exact() -> None:
@@ -87,7 +101,7 @@ def test_hybrid_bits_per_value_exact() -> None:
         # (16 k + 4 (E - k)) / E with k = E / 64 = 4 + 12/64 = 4.1875 exactly
         assert ps.bits_per_value(e) == 4.1875
     assert parse_payload("hybrid:k=80").bits_per_value(5120) == 4.1875
-    assert parse_payload("static:bits=4").bits_per_value(5120) == 4.0
+    assert parse_payload("static").bits_per_value(5120) == 4.0
     sweep = [Fraction(0), Fraction(1, 256), Fraction(1, 128), Fraction(1, 64), Fraction(1, 32),
              Fraction(1, 16)]
     got = [parse_payload(f"hybrid:k_frac={f}").bits_per_value(4096) for f in sweep]
@@ -107,8 +121,8 @@ def test_fitted_hybrid_bits_and_topk_selection() -> None:
 
 
 @pytest.mark.parametrize("bad", ["hybrid", "hybrid:k_frac=2", "hybrid:k_frac=1/64,k=2", "hybrid:k=3,agg=mean",
-                                 "static:bits=4,sym,asym", "randomk:k_frac=1/64,agg=sum", "hybrid:k_frac=x",
-                                 "hybrid:k=2,k=3", "static:bits=1"])
+                                 "static:sym,asym", "randomk:k_frac=1/64,agg=sum", "hybrid:k_frac=x",
+                                 "hybrid:k=2,k=3", "static:bits=8", "static:k=3"])
 def test_bad_payload_specs(bad: str) -> None:
     with pytest.raises(FormatSpecError):
         parse_payload(bad)
@@ -119,11 +133,11 @@ def test_error_ordering_on_synthetic_outliers() -> None:
     must beat keeping random ones at the same budget, and BF16 must beat both."""
     x, w = _synthetic(t=512, e=256, seed=1)
     errs = {}
-    for spec in ("bf16", "static:bits=4", "randomk:k_frac=1/64", "hybrid:k_frac=1/64"):
+    for spec in ("bf16", "static", "randomk:k_frac=1/64", "hybrid:k_frac=1/64"):
         ps = parse_payload(spec)
         errs[spec] = layer_error(x, w, n_chips=4, payload=ps, collective="allgather").rel_error
     assert errs["bf16"] < errs["hybrid:k_frac=1/64"] < errs["randomk:k_frac=1/64"]
-    assert errs["hybrid:k_frac=1/64"] < errs["static:bits=4"]
+    assert errs["hybrid:k_frac=1/64"] < errs["static"]
 
 
 def test_twoshot_adds_second_quantization_and_ring_refuses_calibrated() -> None:

@@ -7,15 +7,17 @@ Two families:
   Anda-format partials `anda:m=...`, any other formats-layer spec; plus `none` (identity, FP32).
 - *Calibrated* formats hold static per-feature parameters that each chip fits once on
   calibration data (Dong et al. 2024 as reconstructed in tp_comm_and_flexgen.md §1.2):
-  `static:bits=4` (IntB on every feature), `hybrid:k_frac=1/64` or `hybrid:k=80` (the top-k
-  features by aggregated range stay BF16, the rest IntB) and `randomk:k_frac=1/64` (k random
+  `static` (Int4 on every feature), `hybrid:k_frac=1/64` or `hybrid:k=80` (the top-k
+  features by aggregated range stay BF16, the rest Int4) and `randomk:k_frac=1/64` (k random
   features in BF16: the equal-budget control). Options: `agg=sum|max` (how per-chip ranges are
-  combined to rank features), `sym|asym` (IntB grid), `decay=0.9` (EMA of per-chunk min/max),
-  `seed=0` (random-k). The paper's exact choices are unverified, so all are options.
+  combined to rank features), `sym|asym` (Int4 grid), `decay=0.9` (EMA of per-chunk min/max),
+  `seed=0` (random-k). The paper's exact choices are unverified, so all are options. Each chip's
+  quantizer is the formats layer's `HybridFormat` with that chip's calibrated ranges and the
+  shared BF16 set.
 
 Static parameters never travel with the data (they are fixed at calibration, and the BF16
 feature set is shared by all chips), so the calibrated formats cost exactly
-`(16 k + B (E - k)) / E` bits per value: 4.1875 for B = 4, k = E/64.
+`(16 k + 4 (E - k)) / E` bits per value: 4.1875 for k = E/64.
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ CALIBRATED_KINDS = ("static", "hybrid", "randomk")
 PER_TOKEN_ALIASES = {"int8_token": 8, "int4_token": 4}
 IDENTITY_NAMES = ("none", "fp32")
 BF16_BITS = 16
+INT_BITS = 4  # the formats layer's hybrid format quantizes the non-BF16 features to Int4
 
-PAYLOAD_HELP = ("none | bf16 | fp16 | int8_token | int4_token | static:bits=4[,sym|asym] | "
+PAYLOAD_HELP = ("none | bf16 | fp16 | int8_token | int4_token | static[:sym|asym] | "
                 "hybrid:k_frac=1/64|k=N[,agg=sum|max][,sym|asym][,decay=0.9] | "
-                "randomk:k_frac=1/64[,seed=0] | int:bits=4,g=64,asym | anda:m=M | any other formats-layer spec")
+                "randomk:k_frac=1/64[,seed=0] | int:bits=4,g=64,asym | anda:m=M | "
+                "any other formats-layer spec")
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,6 @@ class PayloadSpec:
     spec: str
     kind: str
     formats_spec: str | None = None     # stateless kinds: the formats-layer spec
-    bits: int = 4                       # calibrated kinds: IntB of the non-BF16 features
     sym: bool = False
     k_frac: Fraction | None = None
     k: int | None = None
@@ -74,14 +77,15 @@ class PayloadSpec:
     def bits_per_value(self, e: int, e_full: int | None = None) -> float:
         """Wire bits per value for a calibrated format over `e` features (no per-token metadata)."""
         k = self.k_for(e, e_full)
-        return (BF16_BITS * k + self.bits * (e - k)) / e
+        return (BF16_BITS * k + INT_BITS * (e - k)) / e
 
 
 def _parse_fraction(text: str, spec: str) -> Fraction:
     try:
         value = Fraction(text)
     except (ValueError, ZeroDivisionError):
-        raise FormatSpecError(f"payload {spec!r}: k_frac must be a fraction like 1/64, got {text!r}") from None
+        raise FormatSpecError(f"payload {spec!r}: k_frac must be a fraction like 1/64, "
+                              f"got {text!r}") from None
     if not 0 <= value <= 1:
         raise FormatSpecError(f"payload {spec!r}: k_frac must be in [0, 1], got {text}")
     return value
@@ -99,7 +103,7 @@ def parse_payload(spec: str) -> PayloadSpec:
     if name not in CALIBRATED_KINDS:
         _check_formats_spec(text)
         return PayloadSpec(spec=text, kind="stateless", formats_spec=text)
-    opts: dict = {"bits": 4, "sym": False, "k_frac": None, "k": None, "agg": "sum", "decay": 0.9, "seed": 0}
+    opts: dict = {"sym": False, "k_frac": None, "k": None, "agg": "sum", "decay": 0.9, "seed": 0}
     seen: set[str] = set()
     for item in filter(None, (p.strip() for p in rest.split(","))):
         key, eq, value = item.partition("=")
@@ -108,8 +112,8 @@ def parse_payload(spec: str) -> PayloadSpec:
         seen.add(key)
         if not eq and key in ("sym", "asym"):
             opts["sym"] = key == "sym"
-        elif key == "bits" and value.isdigit() and 2 <= int(value) <= 8:
-            opts["bits"] = int(value)
+        elif key == "bits" and value == "4":
+            pass
         elif key == "k_frac" and name != "static":
             opts["k_frac"] = _parse_fraction(value, spec)
         elif key == "k" and name != "static" and value.isdigit():
@@ -138,7 +142,7 @@ def _is_decay(value: str) -> bool:
 
 def per_token_formats_spec(bits: int) -> str:
     """Formats-layer spec of symmetric IntB with one scale per token over the E features."""
-    return f"int:bits={bits},g=channel,axis=1,sym"
+    return f"int:bits={bits},g=channel,sym"
 
 
 def _check_formats_spec(text: str) -> None:
@@ -152,9 +156,9 @@ def _check_formats_spec(text: str) -> None:
 def ops_per_value(ps: PayloadSpec) -> tuple[int, int]:
     """(quantize ops, dequantize ops) per value on the vector unit's FPUs.
 
-    identity/bf16/fp16: 0/0 (the MXU output path writes BF16). Static IntB: asym sub, mul, round,
+    identity/bf16/fp16: 0/0 (the MXU output path writes BF16). Static Int4: asym sub, mul, round,
     2 clamps = 5 (sym 4: no sub); dequantize one FMA (sym one mul). Hybrid/random-k: one more op
-    each way for the BF16/IntB select. Per-token dynamic IntB: 2 more to quantize (min/max or
+    each way for the BF16/Int4 select. Per-token dynamic IntB: 2 more to quantize (min/max or
     abs/max statistics pass). Block formats (anda, bfp, mx, group int): 3 to quantize (max-exponent
     compare, align shift, truncate / group stats, scale, round), 1 to dequantize. The additions of
     the reduction are counted separately (1 op per add).
@@ -226,70 +230,37 @@ class StatelessPayload:
         return float(self._fmt().bits_per_value(shape))
 
 
-def ema_min_max(x: np.ndarray, chunk_tokens: int, decay: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature EMA of the min and max of successive `chunk_tokens`-token chunks of x [T, E]."""
-    if x.shape[0] == 0:
-        raise AndasimInputError("calibration needs at least one token")
-    lo = hi = None
-    for start in range(0, x.shape[0], chunk_tokens):
-        c = np.asarray(x[start:start + chunk_tokens], dtype=np.float64)
-        cmin, cmax = c.min(axis=0), c.max(axis=0)
-        if lo is None:
-            lo, hi = cmin, cmax
-        else:
-            lo = decay * lo + (1 - decay) * cmin
-            hi = decay * hi + (1 - decay) * cmax
-    assert lo is not None and hi is not None
-    return lo, hi
-
-
-def static_int_roundtrip(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, bits: int, sym: bool) -> np.ndarray:
-    """IntB with static per-feature parameters; values outside the calibrated range saturate.
-
-    asym: scale = (hi - lo) / (2^B - 1), q in [0, 2^B - 1], x̂ = q * scale + lo.
-    sym:  scale = max(|lo|, |hi|) / (2^(B-1) - 1), q in [-(2^(B-1) - 1), 2^(B-1) - 1], x̂ = q * scale.
-    A feature with a zero range decodes to its calibrated value (asym) or 0 (sym).
-    """
-    x64 = np.asarray(x, dtype=np.float64)
-    if sym:
-        qmax = 2 ** (bits - 1) - 1
-        scale = np.maximum(np.abs(lo), np.abs(hi)) / qmax
-        safe = np.where(scale > 0, scale, 1.0)
-        q = np.clip(np.rint(x64 / safe), -qmax, qmax)
-        return (q * scale).astype(np.float32)
-    levels = 2 ** bits - 1
-    scale = (hi - lo) / levels
-    safe = np.where(scale > 0, scale, 1.0)
-    q = np.clip(np.rint((x64 - lo) / safe), 0, levels)
-    return (q * scale + lo).astype(np.float32)
-
-
-def bf16_roundtrip(x: np.ndarray) -> np.ndarray:
-    from andasim.formats import get
-
-    return np.asarray(get("bf16").quantize(np.asarray(x, dtype=np.float32)), dtype=np.float32)
-
-
 @dataclass(frozen=True)
 class CalibratedPayload:
-    """Static per-feature IntB with an optional BF16 feature set shared by all chips."""
+    """Per-chip fitted formats-layer hybrid formats sharing one BF16 feature set `keep`."""
 
     spec: str
-    bits: int
-    sym: bool
-    lo: np.ndarray          # [N, E] per-chip calibrated minimum
-    hi: np.ndarray          # [N, E]
-    keep: np.ndarray        # sorted indices of the BF16 features (empty for static)
+    formats: tuple  # one fitted andasim.formats HybridFormat per chip
+    keep: np.ndarray
 
     def roundtrip(self, rank: int, y: np.ndarray) -> np.ndarray:
-        out = static_int_roundtrip(y, self.lo[rank], self.hi[rank], self.bits, self.sym)
-        if self.keep.size:
-            out[:, self.keep] = bf16_roundtrip(np.asarray(y, dtype=np.float32)[:, self.keep])
-        return out
+        return np.asarray(self.formats[rank].quantize(np.asarray(y, dtype=np.float32)), dtype=np.float32)
 
     def bits_per_value(self, shape: tuple[int, int]) -> float:
-        e = shape[-1]
-        return (BF16_BITS * self.keep.size + self.bits * (e - self.keep.size)) / e
+        return float(self.formats[0].bits_per_value(shape))
+
+    @property
+    def lo(self) -> np.ndarray:
+        return np.stack([f.calibration.lo for f in self.formats])
+
+    @property
+    def hi(self) -> np.ndarray:
+        return np.stack([f.calibration.hi for f in self.formats])
+
+
+def _ema_batches(x: np.ndarray, chunk_tokens: int) -> np.ndarray:
+    """x [T, E] as [B, chunk, E] for the formats layer's EMA fit; a ragged tail is dropped."""
+    t = x.shape[0]
+    if t == 0:
+        raise AndasimInputError("calibration needs at least one token")
+    chunk = min(chunk_tokens, t)
+    b = t // chunk
+    return x[: b * chunk].reshape(b, chunk, x.shape[1])
 
 
 def fit_payload(ps: PayloadSpec, calib: np.ndarray, *, chunk_tokens: int = 64,
@@ -305,20 +276,26 @@ def fit_payload(ps: PayloadSpec, calib: np.ndarray, *, chunk_tokens: int = 64,
     if ps.kind == "stateless":
         assert ps.formats_spec is not None
         return StatelessPayload(ps.spec, ps.formats_spec)
+    from andasim.formats.hybrid import HybridCalibration, HybridFormat
+
     if calib.ndim != 3:
         raise AndasimInputError(f"calibration partials must be [chips, tokens, features], got {calib.shape}")
     n, _, e = calib.shape
-    bounds = [ema_min_max(calib[i], chunk_tokens, ps.decay) for i in range(n)]
-    lo = np.stack([b[0] for b in bounds])
-    hi = np.stack([b[1] for b in bounds])
+    # per-chip EMA of chunk min/max, by the formats layer's hybrid fit (k = 0: ranges only)
+    ranged = [HybridFormat(k=0, sym=ps.sym, ema=ps.decay).fit(_ema_batches(calib[i], chunk_tokens))
+              for i in range(n)]
     k = ps.k_for(e, e_full)
     if ps.kind == "static" or k == 0:
         keep = np.zeros(0, dtype=np.int64)
     elif ps.kind == "randomk":
         keep = np.sort(np.random.default_rng(ps.seed).choice(e, size=k, replace=False))
     else:
-        ranges = hi - lo
+        ranges = np.stack([f.calibration.hi - f.calibration.lo for f in ranged]).astype(np.float64)
         score = ranges.sum(axis=0) if ps.agg == "sum" else ranges.max(axis=0)
-        # stable: ties go to the lower feature index
-        keep = np.sort(np.argsort(-score, kind="stable")[:k])
-    return CalibratedPayload(ps.spec, ps.bits, ps.sym, lo, hi, keep.astype(np.int64))
+        keep = np.sort(np.argsort(-score, kind="stable")[:k])  # ties go to the lower feature index
+    keep = keep.astype(np.int64)
+    fitted = tuple(HybridFormat(k=int(keep.size), sym=ps.sym, ema=ps.decay,
+                                calibration=HybridCalibration(lo=f.calibration.lo, hi=f.calibration.hi,
+                                                              hi_idx=keep))
+                   for f in ranged)
+    return CalibratedPayload(ps.spec, fitted, keep)

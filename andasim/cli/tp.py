@@ -1,0 +1,224 @@
+"""`andasim tp`: N chips in Megatron tensor parallelism with compressed all-reduces."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from andasim.errors import AndasimInputError
+from andasim.system.collectives import COLLECTIVES
+from andasim.system.payloads import PAYLOAD_HELP
+from andasim.system.tensor_parallel import SPLITS
+
+_DEFAULT_FORMATS = ("bf16", "hybrid:k_frac=1/64")
+
+
+def _int_list(text: str, what: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise AndasimInputError(f"{what} must be a comma-separated list of integers, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise AndasimInputError(f"{what} must list integers >= 1, got {text!r}")
+    return sorted(set(values))
+
+
+def _precision(trace: Any, profile: str | None, m_bits: str | None) -> Any:
+    from andasim.workload.precision import PrecisionProfile
+
+    if m_bits is not None:
+        bits = _int_list(m_bits, "--m-bits") if "," in m_bits else [int(m_bits)] * 4
+        try:
+            return PrecisionProfile.from_list(bits if len(bits) == 4 else bits * 4, name="cli",
+                                              source="--m-bits")
+        except ValueError as exc:
+            raise AndasimInputError(f"--m-bits: {exc}") from None
+    if profile is not None or trace.default_profile is not None:
+        return trace.profile(profile)
+    return None
+
+
+@click.command("tp", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--hw", "hw_name", required=True,
+              help="Hardware design: YAML path or bundled name (anda, pe64, ...).")
+@click.option("--trace", "trace_name", required=True,
+              help="Trace name or .npz path; its card gives the shapes, its recorded o/down inputs and "
+                   "weight samples (if any) give the error table.")
+@click.option("--chips", default="8", show_default=True,
+              help="N, or a comma list of N to sweep (e.g. 2,4,8,16).")
+@click.option("--collective", type=click.Choice(COLLECTIVES), default="allgather", show_default=True,
+              help="All-reduce algorithm after o and down.")
+@click.option("--format", "formats", multiple=True,
+              help=f"Payload format (repeat to compare; default bf16 and hybrid:k_frac=1/64): {PAYLOAD_HELP}")
+@click.option("--phase", type=click.Choice(["prefill", "decode"]), default="prefill", show_default=True)
+@click.option("--seq-len", type=int, default=2048, show_default=True,
+              help="Prompt tokens (prefill) or context (decode).")
+@click.option("--batch", type=int, default=1, show_default=True)
+@click.option("--split", type=click.Choice(SPLITS), default="strict", show_default=True,
+              help="strict: refuse N that does not divide heads/ffn; uneven: ceil shares.")
+@click.option("--overlap/--no-overlap", default=True, show_default=True,
+              help="Hide link time behind the next GeMM's weight prefetch.")
+@click.option("--topology", type=click.Choice(["ring", "fully_connected", "switch"]), default=None,
+              help="Override the YAML interconnect topology.")
+@click.option("--link-bw-gb-per-s", type=float, default=None, help="Override: per link and direction, GB/s.")
+@click.option("--link-latency-ns", type=float, default=None, help="Override: α per collective step, ns.")
+@click.option("--links-per-chip", type=int, default=None, help="Override: ports per chip.")
+@click.option("--full-duplex/--half-duplex", default=None, help="Override the link duplex.")
+@click.option("--profile", default=None, help="Precision profile name in the trace (default: its default).")
+@click.option("--m-bits", default=None,
+              help="Anda mantissa bits: one value or M_qkv,M_o,M_u,M_d (overrides --profile).")
+@click.option("--error-chips", default=None, help="N list for the error table (default: --chips).")
+@click.option("--calib-frac", type=float, default=0.5, show_default=True,
+              help="Share of the trace's tokens used to calibrate static payloads; the rest is held out.")
+@click.option("--chunk-tokens", type=int, default=64, show_default=True,
+              help="Tokens per EMA min/max update.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for tp.json and the tp_latency_error PNG/SVG plot.")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the JSON report here.")
+@click.option("--no-plot", is_flag=True, help="Skip the plot.")
+def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tuple[str, ...], phase: str,
+       seq_len: int, batch: int, split: str, overlap: bool, topology: str | None,
+       link_bw_gb_per_s: float | None, link_latency_ns: float | None, links_per_chip: int | None,
+       full_duplex: bool | None, profile: str | None, m_bits: str | None, error_chips: str | None,
+       calib_frac: float, chunk_tokens: int, out_dir: Path | None, json_file: Path | None,
+       no_plot: bool) -> None:
+    """Model N chips running the trace's model in Megatron tensor parallelism.
+
+    qkv/up are column-split, o/down row-split; every chip's GeMMs go through the single-chip
+    engine, and the two all-reduces per layer are priced with the α–β link model of the design's
+    `interconnect` section (or the --link-*/--topology overrides), including the on-chip cost of
+    encoding and decoding the payload and the overlap with the next GeMM's weight prefetch.
+
+    \b
+    Prints per step: latency split into compute and exposed communication, bytes each chip sends
+    per collective, bits per value; then, when the trace has recorded activations, the relative
+    error of the reduced o/down outputs against the exact sum, per format and N (mean/max over
+    layers). Shape-only traces get timing only, and the report says so.
+
+    \b
+    Example:
+      andasim tp --hw anda --trace smollm2-135m --chips 3 --split strict \\
+        --collective allgather --format bf16 --format hybrid:k_frac=1/64 --out out/tp
+    """
+    from andasim.hw.config import load_hw
+    from andasim.report.writers import write_json
+    from andasim.system.links import link_model
+    from andasim.system.tensor_parallel import simulate_tp
+    from andasim.system.tp_error import summarize, trace_error_table
+    from andasim.workload.trace import load_trace
+
+    for name, value in (("--seq-len", seq_len), ("--batch", batch), ("--chunk-tokens", chunk_tokens)):
+        if value < 1:
+            raise AndasimInputError(f"{name} must be >= 1, got {value}")
+    chip_list = _int_list(chips, "--chips")
+    err_chips = _int_list(error_chips, "--error-chips") if error_chips else chip_list
+    fmt_list = list(formats) or list(_DEFAULT_FORMATS)
+    hw = load_hw(hw_name)
+    link = link_model(hw, topology=topology, link_bw_gb_per_s=link_bw_gb_per_s,
+                      link_latency_ns=link_latency_ns, links_per_chip=links_per_chip, full_duplex=full_duplex)
+    trace = load_trace(trace_name)
+    precision = _precision(trace, profile, m_bits)
+
+    timing = []
+    for n in chip_list:
+        for fmt in fmt_list:
+            r = simulate_tp(hw, trace.card, precision, link, n_chips=n, collective=collective, payload=fmt,
+                            phase=phase, seq_len=seq_len, batch=batch, split=split, overlap=overlap)
+            timing.append(r.to_dict())
+    click.echo(f"{trace.card.name} on {hw.name} x N, {phase} seq_len={seq_len} batch={batch}, {collective}, "
+               f"link {link.topology} {link.links_per_chip}x{link.link_bw_gb_per_s:g} GB/s "
+               f"{'full' if link.full_duplex else 'half'} duplex, α={link.link_latency_ns:g} ns")
+    click.echo(f"trace {trace.trace_id}: {trace.label}")
+    click.echo(f"{'N':>3} {'format':<26} {'bits/val':>8} {'step ms':>10} {'compute ms':>10} "
+               f"{'exposed ms':>10} {'link ms':>9} {'enc+dec ms':>10} {'hidden ms':>9} {'KiB/chip/coll':>13}")
+    for t in timing:
+        click.echo(f"{t['n_chips']:>3} {t['payload']:<26} {t['bits_per_value']:>8.4f} "
+                   f"{t['step_latency_s'] * 1e3:>10.4f} {t['compute_s'] * 1e3:>10.4f} "
+                   f"{t['exposed_comm_s'] * 1e3:>10.4f} {t['link_s'] * 1e3:>9.4f} "
+                   f"{(t['encode_s'] + t['decode_sum_s']) * 1e3:>10.4f} {t['overlap_s'] * 1e3:>9.4f} "
+                   f"{t['bytes_per_chip_per_collective'] / 1024:>13.2f}")
+    if phase == "prefill":
+        click.echo(f"(per token: step / {batch * seq_len} tokens; step = TTFT of the batch)")
+
+    error: dict[str, Any]
+    if trace.shape_only:
+        error = {"status": "shape-only trace: no recorded activations, no error table"}
+        click.echo(f"error: {error['status']}")
+    else:
+        collective_err = collective
+        rows = trace_error_table(trace, err_chips, fmt_list, collective_err, calib_frac=calib_frac,
+                                 chunk_tokens=chunk_tokens, progress=sys.stderr.isatty())
+        summary = summarize(rows)
+        error = {"status": "measured", "collective": collective_err, "calib_frac": calib_frac,
+                 "chunk_tokens": chunk_tokens, "summary": summary, "rows": [r.to_dict() for r in rows],
+                 "note": "E = sampled weight columns of the trace; k scaled to the sample"}
+        click.echo(f"relative error ||Ŷ−Y||/||Y|| of the reduced output, held-out tokens "
+                   f"({collective_err}; E = sampled columns):")
+        click.echo(f"{'module':<6} {'N':>3} {'format':<26} {'bits/val':>8} {'k':>3} {'mean':>10} {'max':>10}")
+        for s in summary:
+            click.echo(f"{s['module']:<6} {s['n_chips']:>3} {s['payload']:<26} {s['bits_per_value']:>8.4f} "
+                       f"{s['k_bf16']:>3} {s['mean_rel_error']:>10.3e} {s['max_rel_error']:>10.3e}")
+
+    report = {"hw": hw.name,
+              "trace": {"id": trace.trace_id, "label": trace.label, "shape_only": trace.shape_only},
+              "card": trace.card.name, "precision": precision.to_dict() if precision is not None else None,
+              "link": link.to_dict(), "phase": phase, "seq_len": seq_len, "batch": batch, "split": split,
+              "overlap": overlap, "collective": collective, "formats": fmt_list, "timing": timing,
+              "error": error}
+    if out_dir is not None:
+        write_json(out_dir / "tp.json", report)
+        if not no_plot:
+            for p in _plot(report, out_dir):
+                click.echo(f"wrote {p}")
+        click.echo(f"wrote {out_dir / 'tp.json'}")
+    if json_file is not None:
+        write_json(json_file, report)
+        click.echo(f"wrote {json_file}")
+
+
+def _plot(report: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Latency (compute + exposed communication) and error against N, one line per format."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from andasim.report.figures import OKABE_ITO, save_figure
+
+    fmts = report["formats"]
+    has_err = report["error"]["status"] == "measured"
+    fig, axes = plt.subplots(1, 2 if has_err else 1, figsize=(10 if has_err else 5.5, 4), squeeze=False)
+    ax = axes[0][0]
+    for i, fmt in enumerate(fmts):
+        pts = sorted((t["n_chips"], t["step_latency_s"] * 1e3, t["exposed_comm_s"] * 1e3)
+                     for t in report["timing"] if t["payload"] == fmt)
+        colour = OKABE_ITO[i % len(OKABE_ITO)]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=colour, label=f"{fmt}: step")
+        ax.plot([p[0] for p in pts], [p[2] for p in pts], "s--", color=colour, label=f"{fmt}: exposed comm.")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("chips N")
+    ax.set_ylabel("time per forward step (ms)")
+    ax.set_title(f"{report['card']} on {report['hw']}, {report['phase']}, {report['collective']}")
+    ax.legend(fontsize=7)
+    if has_err:
+        ax = axes[0][1]
+        for i, fmt in enumerate(fmts):
+            for j, module in enumerate(("o", "down")):
+                pts = sorted((s["n_chips"], s["mean_rel_error"]) for s in report["error"]["summary"]
+                             if s["payload"] == fmt and s["module"] == module)
+                if pts and all(p[1] > 0 for p in pts):
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-" if j == 0 else "s--",
+                            color=OKABE_ITO[i % len(OKABE_ITO)], label=f"{fmt} ({module})")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("chips N")
+        ax.set_ylabel("relative error of the reduced output")
+        ax.set_title(f"held-out tokens, {report['error']['collective']}")
+        ax.legend(fontsize=7)
+    fig.text(0.01, -0.02, f"trace: {report['trace']['label']}", fontsize=7, color="#444444")
+    return save_figure(fig, out_dir, "tp_latency_error")
