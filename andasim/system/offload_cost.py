@@ -195,11 +195,12 @@ def build_terms(shape: OffloadShape, system: SystemConfig, work: Workload, bits:
                 overlap: str = "paper") -> CostTerms:
     """The cost-model pieces of 2.2 for one GPU batch size and number of GPU batches."""
     if overlap not in OVERLAP_MODELS:
-        raise AndasimInputError(f"--overlap-model must be one of {', '.join(OVERLAP_MODELS)}, got {overlap!r}")
+        raise AndasimInputError(
+            f"--overlap-model must be one of {', '.join(OVERLAP_MODELS)}, got {overlap!r}")
     for name, v in (("--gpu-batch-size", gbs), ("--num-gpu-batches", nb)):
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise AndasimInputError(f"{name} must be a positive integer, got {v!r}")
-    s, n, l = work.prompt_len, work.gen_len, shape.n_layers
+    s, n, layers = work.prompt_len, work.gen_len, shape.n_layers
     h1, h2, nh = shape.hidden, shape.ffn, shape.n_heads
     bls = gbs * nb
     w = shape.params_per_layer * bits.weight / 8           # W, bytes of one layer's weights
@@ -213,9 +214,8 @@ def build_terms(shape: OffloadShape, system: SystemConfig, work: Workload, bits:
         "host_to_disk_hidden_prefill_gib_per_s", "host_to_disk_decode_gib_per_s")}
     ctog, gtoc_c, gtoc_h = (bw["host_to_device_gib_per_s"], bw["device_to_host_cache_gib_per_s"],
                             bw["device_to_host_hidden_gib_per_s"])
-    dtoc, ctod_cp, ctod_hp, ctod_g = (bw["disk_to_host_gib_per_s"], bw["host_to_disk_cache_prefill_gib_per_s"],
-                                      bw["host_to_disk_hidden_prefill_gib_per_s"],
-                                      bw["host_to_disk_decode_gib_per_s"])
+    dtoc, ctod_cp = bw["disk_to_host_gib_per_s"], bw["host_to_disk_cache_prefill_gib_per_s"]
+    ctod_hp, ctod_g = bw["host_to_disk_hidden_prefill_gib_per_s"], bw["host_to_disk_decode_gib_per_s"]
     ct = compute(gbs, nb)
 
     # --- prefill legs (2.2, Tpre) ---
@@ -261,30 +261,30 @@ def build_terms(shape: OffloadShape, system: SystemConfig, work: Workload, bits:
     gpu_wbuf = Lin.of(w_ws, wc=2 * w, wd=2 * w)              # double-buffered layer weights
     gpu_p = MemoryTerm(
         "device memory (prefill)", "device",
-        Lin.of(wg=w * l, hg=hid_p, cg=kv_full * bls * l) + gpu_wbuf
+        Lin.of(wg=w * layers, hg=hid_p, cg=kv_full * bls * layers) + gpu_wbuf
         + Lin.of(hc=s * gbs * hid, hd=s * gbs * hid),
         (Lin.of(8 * gbs * s * h1), Lin.of(cg=att_p), Lin.of(2 * gbs * s * (h1 + h2))),
     )
     att_g_lin = Lin.of(cg=att_g) if cpu_cache_compute else Lin.of(att_g)
     gpu_g = MemoryTerm(
         "device memory (decode)", "device",
-        Lin.of(wg=w * l, hg=hid_g, cg=kv_full * bls * l) + gpu_wbuf
+        Lin.of(wg=w * layers, hg=hid_g, cg=kv_full * bls * layers) + gpu_wbuf
         + Lin.of(hc=gbs * hid, hd=gbs * hid),
         (Lin.of(8 * gbs * h1), att_g_lin, Lin.of(2 * gbs * (h1 + h2))),
     )
     cpu_p = MemoryTerm(
         "host memory (prefill)", "host",
-        Lin.of(wc=w * l, hc=hid_p, cc=kv_full * bls * l)
+        Lin.of(wc=w * layers, hc=hid_p, cc=kv_full * bls * layers)
         + Lin.of(wc=w, wd=w, hc=s * gbs * hid, hd=s * gbs * hid),
     )
     cpu_work_g = Lin.of(wd=w, hd=2 * gbs * hid, cd=2 * kv_full * gbs)
     if cpu_cache_compute:
         cpu_work_g = cpu_work_g + Lin.of(2 * nh * (s + n) * gbs + 2 * h1 * gbs)
     cpu_g = MemoryTerm("host memory (decode)", "host",
-                       Lin.of(wc=w * l, hc=hid_g, cc=kv_full * bls * l) + cpu_work_g)
-    disk = MemoryTerm("disk", "disk", Lin.of(wd=w * l, hd=hid_p, cd=kv_full * bls * l))
+                       Lin.of(wc=w * layers, hc=hid_g, cc=kv_full * bls * layers) + cpu_work_g)
+    disk = MemoryTerm("disk", "disk", Lin.of(wd=w * layers, hd=hid_p, cd=kv_full * bls * layers))
     return CostTerms(gbs, nb, pre, dec, pre_groups, dec_groups, [gpu_p, gpu_g, cpu_p, cpu_g, disk],
-                     system.usable_bytes(), l, n)
+                     system.usable_bytes(), layers, n)
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,9 @@ def gbs_candidates(max_gbs: int) -> list[int]:
     return [g for g in (1, 2, 3) if g <= max_gbs] + list(range(4, max_gbs + 1, 4))
 
 
-def _sum_rows(hidden_on_disk: bool) -> tuple[np.ndarray, np.ndarray]:
-    a = np.zeros((3, _N + 2))
+def _sum_rows(extra_vars: int) -> tuple[np.ndarray, np.ndarray]:
+    """wg+wc+wd = hg+hc+hd = cg+cc+cd = 1."""
+    a = np.zeros((3, _N + extra_vars))
     for row, start in enumerate((0, 3, 6)):
         a[row, start:start + 3] = 1.0
     return a, np.ones(3)
@@ -56,11 +57,11 @@ def solve_placement(terms: CostTerms, *, hidden_on_disk: bool = False) -> Policy
         for lin in mem.rows():
             rows.append(np.concatenate([lin.coef / cap, [0.0, 0.0]]))
             rhs.append(1.0 - lin.const / cap)
-    l, n, bls = terms.n_layers, terms.gen_len, terms.bls
-    cost = np.zeros(_N + 2)
-    cost[_N] = l / bls
-    cost[_N + 1] = (n - 1) * l / bls
-    a_eq, b_eq = _sum_rows(hidden_on_disk)
+    layers, n, bls = terms.n_layers, terms.gen_len, terms.bls
+    cost = np.zeros(_N + 2)             # (l tp + (n-1) l tg) / bls
+    cost[_N] = layers / bls
+    cost[_N + 1] = (n - 1) * layers / bls
+    a_eq, b_eq = _sum_rows(2)
     res = linprog(cost, A_ub=np.array(rows), b_ub=np.array(rhs), A_eq=a_eq, b_eq=b_eq,
                   bounds=_bounds(hidden_on_disk), method="highs")
     if res.status != 0:
@@ -79,13 +80,11 @@ def tightest_constraint(terms: CostTerms, *, hidden_on_disk: bool = False) -> tu
             rows.append(np.concatenate([lin.coef / cap, [-1.0]]))
             rhs.append(-lin.const / cap)
             names.append(mem.name)
-    a_eq = np.zeros((3, _N + 1))
-    for row, start in enumerate((0, 3, 6)):
-        a_eq[row, start:start + 3] = 1.0
-    bounds = _bounds(hidden_on_disk)[:_N] + [(0.0, None)]
+    a_eq, b_eq = _sum_rows(1)
+    bounds = [*_bounds(hidden_on_disk)[:_N], (0.0, None)]
     cost = np.zeros(_N + 1)
     cost[_N] = 1.0
-    res = linprog(cost, A_ub=np.array(rows), b_ub=np.array(rhs), A_eq=a_eq, b_eq=np.ones(3),
+    res = linprog(cost, A_ub=np.array(rows), b_ub=np.array(rhs), A_eq=a_eq, b_eq=b_eq,
                   bounds=bounds, method="highs")
     ratio = float(res.x[_N])
     usage = np.array(rows)[:, :_N] @ res.x[:_N] - np.array(rhs)

@@ -1,0 +1,150 @@
+"""`andasim offload`: FlexGen-style offloading -- evaluate a placement policy or search for one."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _pareto_csv(rows: list[dict[str, Any]]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["gpu_batch_size", "num_gpu_batches", "latency_s", "generation_throughput_tok_per_s",
+                "wg", "wc", "cg", "cc", "hg", "hc"])
+    for r in rows:
+        w.writerow([r["gpu_batch_size"], r["num_gpu_batches"], r["latency_s"],
+                    r["generation_throughput_tok_per_s"], *r["percent_flexgen"]])
+    return buf.getvalue().encode()
+
+
+def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["pareto"]
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot([r["latency_s"] for r in rows], [r["generation_throughput_tok_per_s"] for r in rows], "o-", ms=3)
+    best = report["policy"]
+    ax.plot([best["latency_s"]], [best["generation_throughput_tok_per_s"]], "r*", ms=10, label="best")
+    ax.set_xscale("log")
+    ax.set_xlabel("latency T (s, one block of bls sequences)")
+    ax.set_ylabel("generation throughput (tokens/s)")
+    inp = report["inputs"]
+    ax.set_title(f"{inp['model']} on {inp['system']['name']}, s={inp['prompt_len']} n={inp['gen_len']} "
+                 f"({inp['overlap_model']} overlap)", fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    names = []
+    for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None})):
+        path = out / f"pareto.{ext}"
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, dpi=150, metadata=meta)
+        _atomic_write(path, buf.getvalue())
+        names.append(path.name)
+    plt.close(fig)
+    return names
+
+
+@click.command("offload", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--model", required=True, help="Model card name (e.g. opt-30b, opt-175b) or card YAML path.")
+@click.option("--preset", required=True,
+              help="System (tiers and links) YAML path or bundled preset: t4-flexgen, anda-system.")
+@click.option("--prompt-len", type=int, default=512, show_default=True, help="Prompt length s.")
+@click.option("--gen-len", type=int, default=32, show_default=True, help="Generated tokens n.")
+@click.option("--percent", type=float, nargs=6, default=None, metavar="WG WC CG CC HG HC",
+              help="FlexGen placement in percent: weights, KV cache, activations on GPU and CPU; "
+                   "the rest of each goes to disk.")
+@click.option("--gpu-batch-size", type=int, default=None, help="GPU batch size gbs.")
+@click.option("--num-gpu-batches", type=int, default=None, help="GPU batches per block (bls = gbs x nb).")
+@click.option("--search", is_flag=True, help="Search the policy: (gbs, nb) enumeration with an LP inside.")
+@click.option("--cpu-cache-compute", is_flag=True, help="Decode attention on the host for cache kept there.")
+@click.option("--compress-weight", is_flag=True, help="Weights in FlexGen 4-bit (int:bits=4,g=64,asym).")
+@click.option("--compress-cache", is_flag=True, help="KV cache in FlexGen 4-bit (int:bits=4,g=64,asym).")
+@click.option("--weight-format", default=None, help="Any registered weight format spec (default fp16).")
+@click.option("--cache-format", default=None, help="Any registered KV-cache format spec (default fp16).")
+@click.option("--act-format", default="fp16", show_default=True,
+              help="Format of offloaded hidden states, e.g. anda:m=6.")
+@click.option("--overlap-model", type=click.Choice(["paper", "code"]), default="paper", show_default=True,
+              help="paper: perfect overlap (max of legs); code: the released cost model's serialised legs.")
+@click.option("--compute", type=click.Choice(["flops", "engine"]), default="flops", show_default=True,
+              help="Compute times from the preset's FLOP rates, or from the Anda cycle engine (--hw).")
+@click.option("--hw", default=None, help="Accelerator design for --compute engine (YAML or bundled name).")
+@click.option("--alpha-g", type=float, default=None, help="Usable share of device memory (default 0.8).")
+@click.option("--alpha-c", type=float, default=None, help="Usable share of host memory (default 0.8).")
+@click.option("--alpha-n", type=float, default=None, help="Usable share of disk (default 0.8).")
+@click.option("--max-gpu-batch-size", type=int, default=128, show_default=True, help="Search bound on gbs.")
+@click.option("--max-num-gpu-batches", type=int, default=20, show_default=True, help="Search bound on nb.")
+@click.option("--hidden-on-disk", is_flag=True,
+              help="Let the search put activations on disk (FlexGen's runtime cannot).")
+@click.option("--trace", default=None, help="Trace whose weight samples measure the 4-bit error.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output folder: offload.json, and for --search pareto.csv/.png/.svg.")
+@click.option("--json", "json_file", default=None, type=click.Path(dir_okay=False),
+              help="Also write the report JSON here.")
+def offload(**kw: Any) -> None:
+    """Model memory-limited inference as FlexGen does (Sheng et al., ICML 2023).
+
+    Weights, activations and KV cache are placed over device memory, host memory and disk; the
+    cost model gives per-layer prefill and decode times from link bandwidths and compute rates,
+    and the peak-memory constraints decide what fits. Either evaluate one policy (--percent,
+    --gpu-batch-size, --num-gpu-batches) or --search for the best one. The JSON names the
+    generation throughput in tokens/s (`generation_throughput_tok_per_s`).
+
+    \b
+    Example:
+      andasim offload --model opt-30b --preset t4-flexgen --prompt-len 512 --gen-len 32 \\
+        --percent 20 80 0 100 0 100 --gpu-batch-size 48 --num-gpu-batches 3 \\
+        --cpu-cache-compute --alpha-g 1 --out out/offload
+    """
+    from tqdm import tqdm
+
+    from andasim.system.offload import OffloadRequest, run_offload
+
+    out = Path(kw.pop("out_dir"))
+    json_file = kw.pop("json_file")
+    percent = kw.pop("percent")
+    req = OffloadRequest(percent=tuple(percent) if percent else None, **kw)
+    if req.search:
+        def progress(it):
+            return tqdm(it, desc="gbs", file=sys.stderr, leave=False)
+    else:
+        progress = None
+    report = run_offload(req, progress=progress)
+    data = (json.dumps(report, indent=1, sort_keys=True) + "\n").encode()
+    _atomic_write(out / "offload.json", data)
+    written = ["offload.json"]
+    if "pareto" in report:
+        _atomic_write(out / "pareto.csv", _pareto_csv(report["pareto"]))
+        written += ["pareto.csv", *_pareto_plot(report, out)]
+    if json_file:
+        _atomic_write(Path(json_file), data)
+    pol = report["policy"]
+    click.echo(f"policy (wg wc cg cc hg hc) = {' '.join(f'{p:g}' for p in pol['percent_flexgen'])}, "
+               f"gbs {pol['gpu_batch_size']} x nb {pol['num_gpu_batches']}: "
+               f"{pol['generation_throughput_tok_per_s']:.4g} tokens/s, latency {pol['latency_s']:.4g} s; "
+               f"binding: {', '.join(pol['binding_constraints']) or 'none'}")
+    click.echo(f"wrote {', '.join(str(out / n) for n in written)}")

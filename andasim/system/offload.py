@@ -1,0 +1,229 @@
+"""Memory-limited (offloading) inference, modelled as FlexGen does; the library entry point.
+
+`run_offload(request)` evaluates one placement policy (FlexGen's --percent, --gpu-batch-size,
+--num-gpu-batches) or searches for the best one, and returns a deterministic JSON-ready report:
+the policy, generation throughput (tokens/s = bls * n / T), latency T, per-layer time legs and
+bottlenecks, peak memory per tier, binding constraints, and for a search the Pareto front of
+latency against throughput. Pieces: `offload_tiers` (system YAML), `offload_cost` (cost
+model), `offload_search` (LP), `offload_formats` (sizes, native-compute overheads, error),
+`offload_engine` (compute times from the Anda cycle engine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from andasim import __version__
+from andasim.errors import AndasimInputError
+from andasim.system.offload_cost import (
+    VARS,
+    ComputeModel,
+    OffloadShape,
+    PolicyEval,
+    Workload,
+    build_terms,
+    evaluate,
+    flop_compute_model,
+    percent_to_x,
+)
+from andasim.system.offload_formats import FLEXGEN_INT4, native_overhead, tensor_bits, weight_error
+from andasim.system.offload_search import search
+from andasim.system.offload_tiers import GIB, SystemConfig, load_system
+from andasim.workload.card import load_card
+
+COMPUTE_MODES = ("flops", "engine")
+
+
+@dataclass(frozen=True)
+class OffloadRequest:
+    """Everything one `andasim offload` run needs (FlexGen's flag names where they exist)."""
+
+    model: str
+    preset: str
+    prompt_len: int = 512
+    gen_len: int = 32
+    percent: tuple[float, ...] | None = None    # WG WC CG CC HG HC; None with search=True
+    gpu_batch_size: int | None = None
+    num_gpu_batches: int | None = None
+    search: bool = False
+    cpu_cache_compute: bool = False
+    compress_weight: bool = False
+    compress_cache: bool = False
+    weight_format: str | None = None
+    cache_format: str | None = None
+    act_format: str = "fp16"
+    overlap_model: str = "paper"
+    compute: str = "flops"
+    hw: str | None = None
+    alpha_g: float | None = None
+    alpha_c: float | None = None
+    alpha_n: float | None = None
+    max_gpu_batch_size: int = 128
+    max_num_gpu_batches: int = 20
+    hidden_on_disk: bool = False
+    trace: str | None = None
+
+
+def _formats(req: OffloadRequest) -> tuple[str, str, str]:
+    if req.compress_weight and req.weight_format and req.weight_format != FLEXGEN_INT4:
+        raise AndasimInputError("--compress-weight means --weight-format "
+                                f"{FLEXGEN_INT4}; give one or the other, not both")
+    if req.compress_cache and req.cache_format and req.cache_format != FLEXGEN_INT4:
+        raise AndasimInputError(f"--compress-cache means --cache-format {FLEXGEN_INT4}; "
+                                "give one or the other")
+    w = FLEXGEN_INT4 if req.compress_weight else (req.weight_format or "fp16")
+    kv = FLEXGEN_INT4 if req.compress_cache else (req.cache_format or "fp16")
+    return w, req.act_format, kv
+
+
+def _check_request(req: OffloadRequest) -> None:
+    if req.compute not in COMPUTE_MODES:
+        raise AndasimInputError(f"--compute must be one of {', '.join(COMPUTE_MODES)}, got {req.compute!r}")
+    if req.compute == "engine" and not req.hw:
+        raise AndasimInputError("--compute engine needs --hw (an accelerator design, e.g. anda)")
+    if req.compute == "flops" and req.hw:
+        raise AndasimInputError("--hw is only used with --compute engine")
+    if req.search:
+        if req.percent is not None or req.gpu_batch_size or req.num_gpu_batches:
+            raise AndasimInputError("--search chooses the policy: do not also give --percent, "
+                                    "--gpu-batch-size or --num-gpu-batches")
+        for name, v in (("--max-gpu-batch-size", req.max_gpu_batch_size),
+                        ("--max-num-gpu-batches", req.max_num_gpu_batches)):
+            if v < 1:
+                raise AndasimInputError(f"{name} must be >= 1, got {v}")
+    elif req.percent is None or not req.gpu_batch_size or not req.num_gpu_batches:
+        raise AndasimInputError("give either --search, or a policy: --percent WG WC CG CC HG HC "
+                                "--gpu-batch-size N --num-gpu-batches N")
+    if req.cpu_cache_compute and (req.compress_cache or (req.cache_format or "fp16") != "fp16"):
+        raise AndasimInputError("--cpu-cache-compute cannot be combined with a compressed cache: FlexGen "
+                                "disables CPU attention when the cache is quantized (reference notes 2.1)")
+
+
+def _compute_model(req: OffloadRequest, system: SystemConfig, card, shape: OffloadShape,
+                   work: Workload, weight_spec: str) -> tuple[ComputeModel, dict[str, Any]]:
+    if req.compute == "flops":
+        return flop_compute_model(system, shape, work), {"mode": "flops"}
+    from andasim.system.offload_engine import engine_compute_model
+    return engine_compute_model(req.hw, card, work, system, weight_spec=weight_spec)
+
+
+def _r(v: float) -> float:
+    """Fixed float formatting for byte-identical JSON."""
+    return float(f"{v:.9g}")
+
+
+def policy_report(ev: PolicyEval) -> dict[str, Any]:
+    x = dict(zip(VARS, ev.x, strict=True))
+    return {
+        "gpu_batch_size": ev.gbs, "num_gpu_batches": ev.nb, "block_size": ev.bls,
+        "fractions": {k: _r(v) for k, v in x.items()},
+        "percent_flexgen": [_r(100 * x[k]) for k in ("wg", "wc", "cg", "cc", "hg", "hc")],
+        "generation_throughput_tok_per_s": _r(ev.throughput_tok_per_s),
+        "decode_throughput_tok_per_s": _r(ev.decode_throughput_tok_per_s),
+        "latency_s": _r(ev.latency_s), "prefill_s": _r(ev.prefill_s), "decode_s": _r(ev.decode_s),
+        "per_layer": {
+            "prefill_s": _r(ev.prefill_layer_s), "decode_s": _r(ev.decode_layer_s),
+            "prefill_legs_s": {k: _r(v) for k, v in ev.prefill_legs_s.items()},
+            "decode_legs_s": {k: _r(v) for k, v in ev.decode_legs_s.items()},
+            "prefill_bottleneck": ev.prefill_bottleneck, "decode_bottleneck": ev.decode_bottleneck,
+        },
+        "peak_memory_gib": {k: _r(v / GIB) for k, v in ev.peak_by_tier().items()},
+        "memory_constraints_gib": {
+            name: {"used": _r(used / GIB), "usable": _r(ev.caps_bytes[name.split(' ')[0]] / GIB)}
+            for name, used in ev.memory_bytes.items()},
+        "binding_constraints": ev.binding(),
+    }
+
+
+def run_offload(req: OffloadRequest, progress: Callable[[Iterable], Iterable] | None = None
+                ) -> dict[str, Any]:
+    """Evaluate or search an offloading policy; raises AndasimInputError for user mistakes,
+    including a policy that does not fit (naming the constraint) or a search with no feasible
+    policy (naming the tightest constraint)."""
+    _check_request(req)
+    card = load_card(req.model)
+    shape = OffloadShape.from_card(card)
+    system = load_system(req.preset).with_relaxation(req.alpha_g, req.alpha_c, req.alpha_n)
+    work = Workload(req.prompt_len, req.gen_len)
+    w_spec, a_spec, kv_spec = _formats(req)
+    bits = tensor_bits(shape, w_spec, a_spec, kv_spec, dequant_workspace=req.compute == "flops")
+    compute, compute_info = _compute_model(req, system, card, shape, work, w_spec)
+
+    def build(gbs: int, nb: int):
+        return build_terms(shape, system, work, bits, compute, gbs, nb,
+                           cpu_cache_compute=req.cpu_cache_compute, overlap=req.overlap_model)
+
+    report: dict[str, Any] = {
+        "kind": "andasim.offload", "andasim_version": __version__,
+        "inputs": {
+            "model": card.name, "model_source": card.source, "system": system.to_dict(),
+            "prompt_len": work.prompt_len, "gen_len": work.gen_len,
+            "formats": {"weight": bits.weight_spec, "act": bits.act_spec, "kv": bits.kv_spec},
+            "bits_per_value": {"weight": _r(bits.weight), "act": _r(bits.act), "kv": _r(bits.kv)},
+            "cpu_cache_compute": req.cpu_cache_compute, "overlap_model": req.overlap_model,
+            "compute": compute_info, "hidden_on_disk_allowed": req.hidden_on_disk,
+        },
+        "sizes_gib": {
+            "weights": _r(shape.params_per_layer * bits.weight / 8 * shape.n_layers / GIB),
+            "kv_cache_per_sequence": _r(2 * shape.kv_dim * bits.kv / 8 * (work.prompt_len + work.gen_len)
+                                        * shape.n_layers / GIB),
+        },
+    }
+    if req.search:
+        res = search(build, max_gbs=req.max_gpu_batch_size, max_nb=req.max_num_gpu_batches,
+                     hidden_on_disk=req.hidden_on_disk, progress=progress)
+        if res.best is None:
+            raise AndasimInputError(f"search: {res.infeasible_reason}")
+        ev = res.best
+        report["mode"] = "search"
+        report["search"] = {"max_gpu_batch_size": req.max_gpu_batch_size,
+                            "max_num_gpu_batches": req.max_num_gpu_batches,
+                            "points_feasible": len(res.evaluated)}
+        report["pareto"] = [{"gpu_batch_size": e.gbs, "num_gpu_batches": e.nb,
+                             "latency_s": _r(e.latency_s),
+                             "generation_throughput_tok_per_s": _r(e.throughput_tok_per_s),
+                             "percent_flexgen": policy_report(e)["percent_flexgen"]}
+                            for e in res.pareto()]
+    else:
+        x = percent_to_x(tuple(req.percent or ()))
+        ev = evaluate(build(req.gpu_batch_size or 0, req.num_gpu_batches or 0), x)
+        bad = ev.violations()
+        if bad:
+            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            raise AndasimInputError(f"policy does not fit: {bad[0]}{more}; relax with --alpha-g/--alpha-c/"
+                                    "--alpha-n or move data to a lower tier")
+        report["mode"] = "evaluate"
+    report["policy"] = policy_report(ev)
+    report["generation_throughput_tok_per_s"] = report["policy"]["generation_throughput_tok_per_s"]
+    if w_spec != "fp16" or kv_spec != "fp16":
+        report["native_compute_overhead_ops_per_layer"] = native_overhead(
+            shape, card.head_dim, ev.gbs, ev.nb, work.prompt_len, work.gen_len,
+            weights=w_spec != "fp16", cache=kv_spec != "fp16").to_dict()
+    if req.trace:
+        from andasim.workload.trace import load_trace
+        specs = tuple(dict.fromkeys(s for s in (w_spec, FLEXGEN_INT4) if s.startswith("int:")))
+        report["weight_error"] = weight_error(load_trace(req.trace), specs)
+    return report
+
+
+def evaluate_policy(model: str, preset: str, percent: tuple[float, ...], gbs: int, nb: int,
+                    **kw: Any) -> PolicyEval:
+    """Library helper: the PolicyEval of one policy without refusing infeasible ones."""
+    req = OffloadRequest(model=model, preset=preset, percent=percent, gpu_batch_size=gbs,
+                         num_gpu_batches=nb, **kw)
+    _check_request(req)
+    card = load_card(model)
+    shape = OffloadShape.from_card(card)
+    system = load_system(preset).with_relaxation(req.alpha_g, req.alpha_c, req.alpha_n)
+    work = Workload(req.prompt_len, req.gen_len)
+    w_spec, a_spec, kv_spec = _formats(req)
+    bits = tensor_bits(shape, w_spec, a_spec, kv_spec, dequant_workspace=req.compute == "flops")
+    compute, _ = _compute_model(req, system, card, shape, work, w_spec)
+    terms = build_terms(shape, system, work, bits, compute, gbs, nb,
+                        cpu_cache_compute=req.cpu_cache_compute, overlap=req.overlap_model)
+    return evaluate(terms, percent_to_x(percent))
+
+
+__all__ = ["OffloadRequest", "evaluate_policy", "policy_report", "run_offload"]
