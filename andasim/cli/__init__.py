@@ -17,6 +17,7 @@ from andasim.errors import AndasimInputError
 # name -> (module, attribute, one-line help shown by `andasim --help`)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("andasim.cli.validate", "validate", "Check hardware config files against the schema."),
+    "offload": ("andasim.cli.offload", "offload", "FlexGen-style offloading: evaluate or search a policy."),
 }
 
 
