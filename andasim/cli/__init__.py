@@ -18,6 +18,7 @@ from andasim.errors import AndasimInputError
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("andasim.cli.validate", "validate", "Check hardware config files against the schema."),
     "offload": ("andasim.cli.offload", "offload", "FlexGen-style offloading: evaluate or search a policy."),
+    "tp": ("andasim.cli.tp", "tp", "Tensor parallelism over N chips with compressed all-reduces."),
 }
 
 
