@@ -16,6 +16,7 @@ _LAZY = {
     "HardwareConfig": "andasim.hw.config",
     "PrecisionProfile": "andasim.workload.precision",
     "GeMM": "andasim.workload.gemm",
+    "simulate": "andasim.sim.simulate",
 }
 
 

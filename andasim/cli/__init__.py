@@ -17,7 +17,9 @@ from andasim.errors import AndasimInputError
 # name -> (module, attribute, one-line help shown by `andasim --help`)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("andasim.cli.validate", "validate", "Check hardware config files against the schema."),
+    "run": ("andasim.cli.run", "run", "Simulate a model trace on one design: result.json + per_layer.csv."),
     "offload": ("andasim.cli.offload", "offload", "FlexGen-style offloading: evaluate or search a policy."),
+    "trace": ("andasim.cli.trace", "trace", "Record, inspect and list workload traces."),
     "tp": ("andasim.cli.tp", "tp", "Tensor parallelism over N chips with compressed all-reduces."),
 }
 

@@ -1,0 +1,163 @@
+"""Results as values: per-GeMM and per-model counters that add, scale and serialise exactly.
+
+Every counter is additive (cycles, bits, bytes, MACs, ...), so a layer result plus a layer
+result is a two-layer result and a layer result times 32 is a 32-layer result. Derived ratios
+(latency, utilization) are computed from the counters, never stored and summed. The JSON form
+echoes every input and is byte-identical across runs (sorted keys, no timestamps).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from andasim import __version__
+
+BUFFERS = ("act_mantissa", "act_exponent", "weight", "output")
+
+# Every counter a result carries (flat, dotted keys). All additive.
+COUNTER_KEYS: tuple[str, ...] = (
+    "cycles", "compute_cycles", "stall_dram_cycles", "stall_compressor_cycles",
+    "ideal_compute_cycles",  # MACs / peak MAC rate of the design at the GeMM's M (utilization numerator)
+    "macs", "bops", "pe_busy_cycles", "pe_idle_cycles",
+    *(f"sram_read_bits.{b}" for b in BUFFERS), *(f"sram_write_bits.{b}" for b in BUFFERS),
+    "dram_read_bytes.activation", "dram_read_bytes.weight", "dram_read_bytes.kv",
+    "dram_write_bytes.activation", "dram_write_bytes.output",
+    "dram_busy_cycles", "compressor_groups", "compressor_cycles", "vector_ops", "vector_cycles",
+    "tiles", "blocks", "gemms",
+)
+
+
+def zero_counters() -> dict[str, float]:
+    return dict.fromkeys(COUNTER_KEYS, 0)
+
+
+def _add(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+    return {key: a[key] + b[key] for key in COUNTER_KEYS}
+
+
+def _scale(a: dict[str, float], factor: int) -> dict[str, float]:
+    return {key: a[key] * factor for key in COUNTER_KEYS}
+
+
+@dataclass(frozen=True)
+class GemmResult:
+    """One GeMM (all `count` repetitions) on one design: counters plus what the mapper chose."""
+
+    counters: dict[str, float]
+    mapping: dict[str, Any]
+    job: dict[str, Any]
+    freq_mhz: float
+
+    @property
+    def cycles(self) -> int:
+        return int(self.counters["cycles"])
+
+    @property
+    def latency_s(self) -> float:
+        return self.counters["cycles"] / (self.freq_mhz * 1e6)
+
+    @property
+    def utilization(self) -> float:
+        """MACs over the design's peak MAC rate at this GeMM's mantissa width, per cycle."""
+        cycles = self.counters["cycles"]
+        return self.counters["ideal_compute_cycles"] / cycles if cycles else 0.0
+
+    @property
+    def dram_bytes(self) -> float:
+        return sum(v for k, v in self.counters.items() if k.startswith("dram_") and k.endswith(
+            ("activation", "weight", "kv", "output")))
+
+
+@dataclass
+class Result:
+    """A model (or any list of GeMMs) on one design: per-entry rows, totals and the inputs."""
+
+    inputs: dict[str, Any]
+    freq_mhz: float
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    counters: dict[str, float] = field(default_factory=zero_counters)
+
+    # --- derived figures -------------------------------------------------------------------
+
+    @property
+    def cycles(self) -> int:
+        return int(self.counters["cycles"])
+
+    @property
+    def latency_s(self) -> float:
+        return self.counters["cycles"] / (self.freq_mhz * 1e6)
+
+    @property
+    def utilization(self) -> float:
+        cycles = self.counters["cycles"]
+        return self.counters["ideal_compute_cycles"] / cycles if cycles else 0.0
+
+    def summary(self) -> dict[str, float]:
+        """Headline figures derived from the counters (what reports print)."""
+        c = self.counters
+        dram_read = c["dram_read_bytes.activation"] + c["dram_read_bytes.weight"] + c["dram_read_bytes.kv"]
+        dram_write = c["dram_write_bytes.activation"] + c["dram_write_bytes.output"]
+        cycles = c["cycles"]
+        return {
+            "cycles": int(cycles),
+            "latency_s": self.latency_s,
+            "utilization": self.utilization,
+            "macs": int(c["macs"]),
+            "bops": int(c["bops"]),
+            "dram_read_bytes": dram_read,
+            "dram_write_bytes": dram_write,
+            "stall_dram_share": c["stall_dram_cycles"] / cycles if cycles else 0.0,
+            "stall_compressor_share": c["stall_compressor_cycles"] / cycles if cycles else 0.0,
+            "macs_per_cycle": c["macs"] / cycles if cycles else 0.0,
+        }
+
+    # --- algebra -----------------------------------------------------------------------------
+
+    def __add__(self, other: Result) -> Result:
+        if not isinstance(other, Result):
+            return NotImplemented
+        if self.freq_mhz != other.freq_mhz:
+            raise ValueError("cannot add results at different clock frequencies")
+        inputs = self.inputs if self.inputs == other.inputs else {"sum_of": [self.inputs, other.inputs]}
+        return Result(inputs=inputs, freq_mhz=self.freq_mhz, entries=[*self.entries, *other.entries],
+                      counters=_add(self.counters, other.counters))
+
+    def __mul__(self, factor: int) -> Result:
+        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 0:
+            raise TypeError(f"a Result scales by a non-negative int, got {factor!r}")
+        entries = [{**e, "repeat": e.get("repeat", 1) * factor} for e in self.entries]
+        return Result(inputs=self.inputs, freq_mhz=self.freq_mhz, entries=entries,
+                      counters=_scale(self.counters, factor))
+
+    __rmul__ = __mul__
+
+    # --- serialisation -------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "andasim_version": __version__,
+            "inputs": self.inputs,
+            "freq_mhz": self.freq_mhz,
+            "totals": {"counters": dict(self.counters), **self.summary()},
+            "entries": self.entries,
+            "units": {"cycles": "clock cycles", "latency_s": "seconds", "bits": "bits", "bytes": "bytes",
+                      "utilization": "MACs / (cycles x peak MACs per cycle at the GeMM's M)"},
+        }
+
+    def to_json(self) -> str:
+        """Deterministic JSON: sorted keys, fixed indentation, no timestamps."""
+        return json.dumps(self.to_dict(), sort_keys=True, indent=1, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        counters = {key: data["totals"]["counters"][key] for key in COUNTER_KEYS}
+        return cls(inputs=data["inputs"], freq_mhz=data["freq_mhz"], entries=list(data["entries"]),
+                   counters=counters)
+
+
+def entry_from_gemm(gemm_info: dict[str, Any], res: GemmResult) -> dict[str, Any]:
+    """One per-GeMM row of a model result: the GeMM, what the mapper chose, and its counters."""
+    return {**gemm_info, "repeat": 1, "mapping": dict(res.mapping), "counters": dict(res.counters),
+            "latency_s": res.latency_s, "utilization": res.utilization}
