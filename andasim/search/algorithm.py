@@ -91,6 +91,7 @@ class SearchResult:
     evaluations: list[Evaluation] = field(default_factory=list)
     pruned: int = 0
     wall_s: float = 0.0
+    journal: Journal | None = None
 
     @property
     def n_evaluations(self) -> int:
@@ -374,8 +375,11 @@ def run_search(evaluator: Evaluator, card_or_shares: Any, tolerance: float, *, a
         journal = Journal.open(journal_path, search_config(algorithm, evaluator, card_or_shares, tolerance,
                                                            max_evals, options))
     if algorithm == "published":
-        return search_published(evaluator, card_or_shares, tolerance, max_evals, journal=journal,
-                                progress=progress)
-    return search_improved(evaluator, card_or_shares, tolerance, max_evals, journal=journal,
-                           progress=progress, monotone=monotone, refine_blocks=refine_blocks,
-                           n_layers=n_layers)
+        result = search_published(evaluator, card_or_shares, tolerance, max_evals, journal=journal,
+                                  progress=progress)
+    else:
+        result = search_improved(evaluator, card_or_shares, tolerance, max_evals, journal=journal,
+                                 progress=progress, monotone=monotone, refine_blocks=refine_blocks,
+                                 n_layers=n_layers)
+    result.journal = journal
+    return result

@@ -112,6 +112,15 @@ class Journal:
         self._events.append(record)
         self._write(record)
 
+    def lookup_heldout(self, key: str) -> dict[str, Any] | None:
+        """A journaled held-out measurement (final report), by evaluation key or "reference"."""
+        return next((e for e in self._events if e["type"] == "heldout" and e["key"] == key), None)
+
+    def record_heldout(self, key: str, metric: float, wall_s: float) -> None:
+        record = {"type": "heldout", "key": key, "metric": metric, "wall_s": wall_s}
+        self._events.append(record)
+        self._write(record)
+
     def evaluations(self) -> list[dict[str, Any]]:
         """The journaled evaluations, in the order they were made."""
         return [e for e in self._events if e["type"] == "eval"]

@@ -1,0 +1,111 @@
+"""`andasim search`: find per-module Anda mantissa widths under an accuracy tolerance (Algorithm 1)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from andasim.errors import AndasimInputError
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value < 1:
+        raise click.BadParameter(f"must be a positive integer, got {value}")
+    return value
+
+
+@click.command("search")
+@click.option("--model", help="Causal LM for the perplexity evaluator: smollm2-135m, gemma3-270m, "
+              "qwen2.5-coder-0.5b, a local HF directory or a .gguf file (needs the models extra).")
+@click.option("--trace", "trace_name", help="Recorded trace (bundled name or .npz) for the proxy evaluator.")
+@click.option("--evaluator", type=click.Choice(["perplexity", "proxy"]),
+              help="Default: perplexity with --model, proxy with --trace.")
+@click.option("--tolerance", required=True,
+              help="Accuracy-loss tolerance δ: '1%', '0.1%' or a fraction such as 0.01. A profile is "
+                   "accepted when its calibration perplexity is at most (1 + δ) times the INT4-weight "
+                   "reference.")
+@click.option("--algorithm", type=click.Choice(["published", "improved"]), default="improved",
+              show_default=True, help="Algorithm 1 exactly as published, or with pruning (docs/search.md).")
+@click.option("--max-evals", default=32, show_default=True, callback=_positive,
+              help="Budget N: accuracy evaluations (the reference evaluation is not counted).")
+@click.option("--calib-seqs", default=8, show_default=True, callback=_positive,
+              help="Calibration windows (perplexity evaluator).")
+@click.option("--seq-len", default=512, show_default=True, callback=_positive,
+              help="Tokens per window, BOS included (perplexity evaluator).")
+@click.option("--eval-seqs", default=16, show_default=True, callback=_positive,
+              help="Held-out windows for the final report (perplexity evaluator).")
+@click.option("--monotone/--no-monotone", default=True, show_default=True,
+              help="Improved search: assume narrower mantissas never help (bisection + dominance pruning).")
+@click.option("--refine-blocks", default=0, show_default=True,
+              help="Improved search: per-layer refinement over this many blocks of layers (0 = off).")
+@click.option("--proxy-coefficients", type=click.Path(dir_okay=False),
+              help="Proxy calibration YAML (default: the bundled SmolLM2-135M fit).")
+@click.option("--threads", default=2, show_default=True, callback=_positive, help="torch CPU threads.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Output precision profile (YAML, for `andasim run --precision`).")
+@click.option("--journal", type=click.Path(dir_okay=False),
+              help="Evaluation journal (JSONL); default: OUT with suffix .journal.jsonl. Rerunning the same "
+                   "command resumes from it without repeating evaluations.")
+def search(model: str | None, trace_name: str | None, evaluator: str | None, tolerance: str, algorithm: str,
+           max_evals: int, calib_seqs: int, seq_len: int, eval_seqs: int, monotone: bool, refine_blocks: int,
+           proxy_coefficients: str | None, threads: int, out: str, journal: str | None) -> None:
+    """Search the mantissa widths [M_qkv, M_o, M_u, M_d] that minimise BOPs under an accuracy tolerance.
+
+    \b
+    Perplexity (real model, INT4 g128 weights, Anda activations):
+      andasim search --model smollm2-135m --tolerance 1% --out profile.yaml
+    Proxy (trace only, no model):
+      andasim search --trace smollm2-135m --evaluator proxy --tolerance 1% --out profile.yaml
+
+    One progress line per evaluation goes to stderr; every evaluation is journaled, so an
+    interrupted search resumes where it stopped. The profile is consumed by
+    `andasim run --precision profile.yaml`.
+    """
+    from andasim.search.algorithm import parse_tolerance, run_search
+    from andasim.search.api import heldout_report, make_evaluator
+
+    delta = parse_tolerance(tolerance)
+    if refine_blocks < 0:
+        raise AndasimInputError(f"--refine-blocks must be >= 0, got {refine_blocks}")
+    if algorithm == "published" and (refine_blocks or not monotone):
+        raise AndasimInputError("--refine-blocks and --no-monotone apply to --algorithm improved only")
+    out_path = Path(out)
+    journal_path = journal or str(out_path.with_name(out_path.name + ".journal.jsonl"))
+    start = time.perf_counter()
+    ev, card = make_evaluator(model=model, trace=trace_name, evaluator=evaluator, calib_seqs=calib_seqs,
+                              seq_len=seq_len, eval_seqs=eval_seqs, coefficients=proxy_coefficients,
+                              threads=threads)
+    click.echo(f"evaluator: {ev.metric_name} ({ev.describe().get('kind')}); δ = {delta:g}; "
+               f"algorithm {algorithm}; journal {journal_path}", err=True)
+    result = run_search(ev, card, delta, algorithm=algorithm, max_evals=max_evals, journal_path=journal_path,
+                        progress=lambda e: click.echo(e.progress_line(ev.metric_name), err=True),
+                        monotone=monotone, refine_blocks=refine_blocks, n_layers=card.n_layers)
+    click.echo(f"reference {ev.metric_name} = {result.reference_metric:.6g}; {result.n_evaluations} "
+               f"evaluations ({result.n_fresh} computed now, {result.n_evaluations - result.n_fresh} "
+               "from the journal), "
+               f"{result.pruned} pruned", err=True)
+    if result.best is None:
+        click.echo("no combination met the tolerance within the budget; no profile written", err=True)
+        sys.exit(1)
+    best_eval = next(e for e in reversed(result.evaluations) if e.accepted)
+    lines = [f"best {result.best.as_list()}"
+             + (f" with {len(result.best.per_layer)} per-layer overrides" if result.best.per_layer else "")
+             + f"  BOPs reduction x{result.best_bops_reduction:.4f} vs FP16xINT4",
+             f"calibration {ev.metric_name}: reference {result.reference_metric:.6g}, "
+             f"chosen {best_eval.metric:.6g}"]
+    held = heldout_report(ev, result)
+    source = result.best.source
+    if held:
+        loss = held["chosen"] / held["reference"] - 1
+        lines.append(f"held-out perplexity ({eval_seqs} windows of {seq_len}): INT4-weight baseline "
+                     f"{held['reference']:.4f}, chosen profile {held['chosen']:.4f} ({loss:+.3%})")
+        source += f"; held-out PPL {held['chosen']:.4f} vs INT4 baseline {held['reference']:.4f}"
+    profile = type(result.best)(name=result.best.name, source=source, mantissa_bits=result.best.mantissa_bits,
+                                per_layer=result.best.per_layer)
+    profile.save(out_path)
+    lines.append(f"wall time {time.perf_counter() - start:.1f} s (evaluations {result.eval_wall_s:.1f} s "
+                 f"incl. journaled); profile written to {out_path}")
+    click.echo("\n".join(lines))
