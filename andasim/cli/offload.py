@@ -93,6 +93,8 @@ def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
 @click.option("--compute", type=click.Choice(["flops", "engine"]), default="flops", show_default=True,
               help="Compute times from the preset's FLOP rates, or from the Anda cycle engine (--hw).")
 @click.option("--hw", default=None, help="Accelerator design for --compute engine (YAML or bundled name).")
+@click.option("--anda-m", type=int, default=None,
+              help="--compute engine: uniform Anda mantissa width (else the --trace default profile).")
 @click.option("--alpha-g", type=float, default=None, help="Usable share of device memory (default 0.8).")
 @click.option("--alpha-c", type=float, default=None, help="Usable share of host memory (default 0.8).")
 @click.option("--alpha-n", type=float, default=None, help="Usable share of disk (default 0.8).")

@@ -26,7 +26,9 @@ from andasim.system.offload_cost import (
     build_terms,
     evaluate,
     flop_compute_model,
+    kv_cache_bytes,
     percent_to_x,
+    weight_bytes,
 )
 from andasim.system.offload_formats import FLEXGEN_INT4, native_overhead, tensor_bits, weight_error
 from andasim.system.offload_search import search
@@ -64,6 +66,7 @@ class OffloadRequest:
     max_num_gpu_batches: int = 20
     hidden_on_disk: bool = False
     trace: str | None = None
+    anda_m: int | None = None    # engine mode: uniform activation mantissa width (else the trace's profile)
 
 
 def _formats(req: OffloadRequest) -> tuple[str, str, str]:
@@ -83,8 +86,8 @@ def _check_request(req: OffloadRequest) -> None:
         raise AndasimInputError(f"--compute must be one of {', '.join(COMPUTE_MODES)}, got {req.compute!r}")
     if req.compute == "engine" and not req.hw:
         raise AndasimInputError("--compute engine needs --hw (an accelerator design, e.g. anda)")
-    if req.compute == "flops" and req.hw:
-        raise AndasimInputError("--hw is only used with --compute engine")
+    if req.compute == "flops" and (req.hw or req.anda_m is not None):
+        raise AndasimInputError("--hw and --anda-m are only used with --compute engine")
     if req.search:
         if req.percent is not None or req.gpu_batch_size or req.num_gpu_batches:
             raise AndasimInputError("--search chooses the policy: do not also give --percent, "
@@ -106,7 +109,21 @@ def _compute_model(req: OffloadRequest, system: SystemConfig, card, shape: Offlo
     if req.compute == "flops":
         return flop_compute_model(system, shape, work), {"mode": "flops"}
     from andasim.system.offload_engine import engine_compute_model
-    return engine_compute_model(req.hw, card, work, system, weight_spec=weight_spec)
+    from andasim.workload.precision import PrecisionProfile
+
+    precision = None
+    if req.anda_m is not None:
+        if isinstance(req.anda_m, bool) or not 1 <= req.anda_m <= 16:
+            raise AndasimInputError(f"--anda-m must be an integer in 1..16, got {req.anda_m!r}")
+        precision = PrecisionProfile.from_list([req.anda_m] * 4, name=f"uniform-m{req.anda_m}",
+                                               source="--anda-m")
+    elif req.trace:
+        from andasim.workload.trace import load_trace
+        tr = load_trace(req.trace)
+        if tr.default_profile is not None:
+            precision = tr.profiles[tr.default_profile]
+    return engine_compute_model(req.hw or "", card, work, system, weight_spec=weight_spec,
+                                precision=precision)
 
 
 def _r(v: float) -> float:
@@ -166,9 +183,8 @@ def run_offload(req: OffloadRequest, progress: Callable[[Iterable], Iterable] | 
             "compute": compute_info, "hidden_on_disk_allowed": req.hidden_on_disk,
         },
         "sizes_gib": {
-            "weights": _r(shape.params_per_layer * bits.weight / 8 * shape.n_layers / GIB),
-            "kv_cache_per_sequence": _r(2 * shape.kv_dim * bits.kv / 8 * (work.prompt_len + work.gen_len)
-                                        * shape.n_layers / GIB),
+            "weights": _r(weight_bytes(shape, bits) / GIB),
+            "kv_cache_per_sequence": _r(kv_cache_bytes(shape, bits, 1, work.prompt_len, work.gen_len) / GIB),
         },
     }
     if req.search:

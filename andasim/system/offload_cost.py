@@ -98,6 +98,16 @@ class TensorBits:
     dequant_workspace: bool = True
 
 
+def weight_bytes(shape: OffloadShape, bits: TensorBits) -> float:
+    """All layers' projection weights in their storage format (FlexGen's W * l)."""
+    return shape.params_per_layer * bits.weight / 8 * shape.n_layers
+
+
+def kv_cache_bytes(shape: OffloadShape, bits: TensorBits, batch: int, prompt_len: int, gen_len: int) -> float:
+    """The full KV cache at the end of generation: K and V for s + n tokens, every layer."""
+    return 2 * shape.kv_dim * bits.kv / 8 * (prompt_len + gen_len) * batch * shape.n_layers
+
+
 @dataclass(frozen=True)
 class Workload:
     prompt_len: int
