@@ -41,6 +41,7 @@ class RunSummary:
     on_chip_energy_j: float
     area_mm2: float
     energy_by_category_j: dict[str, float]
+    energy_by_component_j: dict[str, float] = field(default_factory=dict)
     gemm_cycles: tuple[tuple[str, str, int, float], ...] = field(default=())  # name, module, layer, cycles
     trace_label: str = ""
     cost_table: str = ""
@@ -69,7 +70,8 @@ class RunSummary:
                                  for a, b, c, e in d.get("gemm_cycles", ()))
         bits = d.get("profile_bits")
         d["profile_bits"] = tuple(int(b) for b in bits) if bits is not None else None
-        d["energy_by_category_j"] = {str(k): float(v) for k, v in d["energy_by_category_j"].items()}
+        for name in ("energy_by_category_j", "energy_by_component_j"):
+            d[name] = {str(k): float(v) for k, v in d.get(name, {}).items()}
         return cls(**d)
 
 
