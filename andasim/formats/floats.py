@@ -8,7 +8,7 @@ import numpy as np
 
 from andasim.errors import AndasimInputError
 from andasim.formats.base import Format, check_shape
-from andasim.formats.fp16 import bf16_bits, bf16_from_bits, raise_bad_value, to_f32, to_fp16
+from andasim.formats.fp16 import bf16_bits, bf16_from_bits, to_f32, to_fp16
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,7 +51,10 @@ class Bf16Format(Format):
         overflow = (bits & 0x7F80) == 0x7F80
         if overflow.any():
             first = int(np.flatnonzero(overflow.ravel())[0])
-            raise_bad_value(np.full(x32.shape, np.inf), first, "bf16 input")
+            idx = tuple(int(i) for i in np.unravel_index(first, x32.shape))
+            raise AndasimInputError(
+                f"bf16 input: element at index {idx} = {float(x32.reshape(-1)[first])!r} overflows BF16 "
+                "when rounded; only values below about 3.39e38 in magnitude are accepted")
         return Bits16Payload(bits=bits, kind="bf16")
 
     def decode(self, payload: Bits16Payload) -> np.ndarray:

@@ -54,7 +54,7 @@ def raise_bad_value(arr: np.ndarray, flat_index: int, what: str = "input") -> No
     else:
         kind = f"= {value!r} exceeds the FP16 range ±{FP16_MAX:g}"
     raise AndasimInputError(
-        f"{what}: element at index {idx} {kind}; only finite values are accepted")
+        f"{what}: element at index {idx} {kind}; only finite FP16-range values are accepted")
 
 
 def to_fp16(x: object, what: str = "input") -> np.ndarray:
@@ -64,7 +64,8 @@ def to_fp16(x: object, what: str = "input") -> np.ndarray:
     activations as FP16); a value that overflows FP16 is refused rather than turned into Inf.
     """
     arr = check_float_array(x, what)
-    h = np.ascontiguousarray(arr, dtype=np.float16) if arr.dtype != np.float16 else np.ascontiguousarray(arr)
+    with np.errstate(over="ignore"):  # overflow becomes Inf and is reported below with its index
+        h = np.ascontiguousarray(arr, dtype=np.float16)
     bits = h.view(np.uint16)
     bad = (bits & EXP_MASK) == EXP_MASK
     if bad.any():

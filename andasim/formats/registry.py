@@ -61,6 +61,8 @@ def _parse(spec: str) -> tuple[str, dict[str, str], set[str]]:
     if rest.strip() or ":" in spec:
         for item in rest.split(","):
             item = item.strip()
+            if not item:
+                raise _err(spec, "empty parameter (a stray ',' or ':')")
             key, eq, value = item.partition("=")
             key = key.strip()
             if not eq:
