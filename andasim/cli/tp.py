@@ -80,12 +80,16 @@ def _precision(trace: Any, profile: str | None, m_bits: str | None) -> Any:
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the JSON report here.")
 @click.option("--no-plot", is_flag=True, help="Skip the plot.")
+@click.option("--regime", is_flag=True,
+              help="Regime check instead: for each N in --chips, prefill (batch x --seq-len tokens) and "
+                   "decode (batch tokens, context --seq-len), does --collective with the first compressed "
+                   "--format beat a BF16 ring all-reduce? Writes regime.json to --out.")
 def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tuple[str, ...], phase: str,
        seq_len: int, batch: int, split: str, overlap: bool, topology: str | None,
        link_bw_gb_per_s: float | None, link_latency_ns: float | None, links_per_chip: int | None,
        full_duplex: bool | None, profile: str | None, m_bits: str | None, error_chips: str | None,
        calib_frac: float, chunk_tokens: int, out_dir: Path | None, json_file: Path | None,
-       no_plot: bool) -> None:
+       no_plot: bool, regime: bool) -> None:
     """Model N chips running the trace's model in Megatron tensor parallelism.
 
     qkv/up are column-split, o/down row-split; every chip's GeMMs go through the single-chip
@@ -122,6 +126,10 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
                       link_latency_ns=link_latency_ns, links_per_chip=links_per_chip, full_duplex=full_duplex)
     trace = load_trace(trace_name)
     precision = _precision(trace, profile, m_bits)
+    if regime:
+        _regime(hw, trace, precision, link, chip_list, fmt_list, collective, seq_len, batch, split, overlap,
+                out_dir, json_file)
+        return
 
     timing = []
     for n in chip_list:
@@ -180,6 +188,42 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
         click.echo(f"wrote {json_file}")
 
 
+def _regime(hw: Any, trace: Any, precision: Any, link: Any, chips: list[int], formats: list[str],
+            collective: str, seq_len: int, batch: int, split: str, overlap: bool, out_dir: Path | None,
+            json_file: Path | None) -> None:
+    from andasim.report.writers import write_json
+    from andasim.system.tensor_parallel import regime_check
+
+    compressed = next((f for f in formats if f not in ("bf16", "fp16", "none", "fp32")), None)
+    if compressed is None or collective == "ring_allreduce":
+        raise AndasimInputError("--regime compares a compressed --format under --collective allgather, "
+                                "oneshot or twoshot with a BF16 ring all-reduce; give one")
+    rows = regime_check(hw, trace.card, precision, link, chips=chips,
+                        phases=[("prefill", seq_len, batch), ("decode", seq_len, batch)], payload=compressed,
+                        collective=collective, split=split, overlap=overlap)
+    click.echo(f"regime check: {collective} {compressed} vs BF16 ring all-reduce; {trace.card.name} on "
+               f"{hw.name}, link {link.topology} {link.links_per_chip}x{link.link_bw_gb_per_s:g} GB/s, "
+               f"α={link.link_latency_ns:g} ns")
+    click.echo(f"{'phase':<8} {'N':>3} {'T':>6} {'ring µs':>10} {'compr. µs':>10} {'link win':>8} "
+               f"{'ring exp. ms':>12} {'compr. exp. ms':>14} {'exposed win':>11}")
+    for r in rows:
+        click.echo(f"{r['phase']:<8} {r['n_chips']:>3} {r['tokens_per_collective']:>6} "
+                   f"{r['bf16_ring_link_s'] * 1e6:>10.2f} {r['compressed_link_s'] * 1e6:>10.2f} "
+                   f"{'yes' if r['compressed_wins_link'] else 'no':>8} "
+                   f"{r['bf16_ring_exposed_step_s'] * 1e3:>12.4f} "
+                   f"{r['compressed_exposed_step_s'] * 1e3:>14.4f} "
+                   f"{'yes' if r['compressed_wins_exposed'] else 'no':>11}")
+    click.echo("(link: one collective's α–β time; exposed: all collectives of a step incl. on-chip "
+               "encode/decode minus overlap)")
+    report = {"hw": hw.name, "card": trace.card.name, "link": link.to_dict(), "split": split,
+              "overlap": overlap, "precision": precision.to_dict() if precision is not None else None,
+              "rows": rows}
+    paths = ([out_dir / "regime.json"] if out_dir is not None else []) + ([json_file] if json_file else [])
+    for path in paths:
+        write_json(path, report)
+        click.echo(f"wrote {path}")
+
+
 def _plot(report: dict[str, Any], out_dir: Path) -> list[Path]:
     """Latency (compute + exposed communication) and error against N, one line per format."""
     import matplotlib
@@ -190,13 +234,14 @@ def _plot(report: dict[str, Any], out_dir: Path) -> list[Path]:
     from andasim.report.figures import OKABE_ITO, save_figure
 
     fmts = report["formats"]
+    palette = [c for name, c in OKABE_ITO.items() if name != "black"]
     has_err = report["error"]["status"] == "measured"
     fig, axes = plt.subplots(1, 2 if has_err else 1, figsize=(10 if has_err else 5.5, 4), squeeze=False)
     ax = axes[0][0]
     for i, fmt in enumerate(fmts):
         pts = sorted((t["n_chips"], t["step_latency_s"] * 1e3, t["exposed_comm_s"] * 1e3)
                      for t in report["timing"] if t["payload"] == fmt)
-        colour = OKABE_ITO[i % len(OKABE_ITO)]
+        colour = palette[i % len(palette)]
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=colour, label=f"{fmt}: step")
         ax.plot([p[0] for p in pts], [p[2] for p in pts], "s--", color=colour, label=f"{fmt}: exposed comm.")
     ax.set_xscale("log", base=2)
@@ -213,7 +258,7 @@ def _plot(report: dict[str, Any], out_dir: Path) -> list[Path]:
                              if s["payload"] == fmt and s["module"] == module)
                 if pts and all(p[1] > 0 for p in pts):
                     ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-" if j == 0 else "s--",
-                            color=OKABE_ITO[i % len(OKABE_ITO)], label=f"{fmt} ({module})")
+                            color=palette[i % len(palette)], label=f"{fmt} ({module})")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("chips N")

@@ -201,7 +201,8 @@ def simulate_tp(hw: HardwareConfig, card: Any, precision: Any, link: LinkModel, 
                                 "twoshot")
     full = card.gemms(phase=phase, seq_len=seq_len, batch=batch, kv_len=kv_len, modules=modules)
     chip = partition_gemms(card, full, n_chips, split)
-    result = simulate(hw, chip, precision, phase=phase, seq_len=seq_len, batch=batch, kv_len=kv_len)
+    result = simulate(hw, chip, precision, phase=phase, seq_len=seq_len, batch=batch, kv_len=kv_len,
+                      modules=modules)
     freq_hz = hw.freq_mhz * 1e6
     tokens = batch * seq_len if phase == "prefill" else batch
     e = card.hidden
@@ -238,7 +239,41 @@ def simulate_tp(hw: HardwareConfig, card: Any, precision: Any, link: LinkModel, 
 
 def _dram_stall_s(result: Any, chip: list[GeMM], freq_hz: float) -> list[float]:
     """Per-GeMM DRAM stall time of the chip's simulation, in the order of `chip`."""
-    entries = result.gemms
-    if len(entries) != len(chip):
-        raise AssertionError(f"engine returned {len(entries)} GeMM entries for {len(chip)} GeMMs")
-    return [float(en.counters["stall_dram_cycles"]) / freq_hz for en in entries]
+    entries = result.entries
+    if [e["name"] for e in entries] != [g.name for g in chip]:
+        raise AssertionError("engine entries do not match the chip's GeMM list")
+    return [float(e["counters"]["stall_dram_cycles"]) / freq_hz for e in entries]
+
+
+def regime_check(hw: HardwareConfig, card: Any, precision: Any, link: LinkModel, *, chips: list[int],
+                 phases: list[tuple[str, int, int]], payload: str = "hybrid:k_frac=1/64",
+                 collective: str = "allgather", split: str = "strict",
+                 overlap: bool = True) -> list[dict[str, Any]]:
+    """Where a compressed collective beats a BF16 ring all-reduce, per N and (phase, seq_len, batch).
+
+    Two verdicts per row: on link time alone (what the α–β formulas decide) and on the exposed
+    communication per step (link + on-chip encode/decode - overlap), which is what latency sees.
+    """
+    rows = []
+    for phase, seq_len, batch in phases:
+        for n in chips:
+            base = simulate_tp(hw, card, precision, link, n_chips=n, collective="ring_allreduce",
+                               payload="bf16", phase=phase, seq_len=seq_len, batch=batch, split=split,
+                               overlap=overlap)
+            comp = simulate_tp(hw, card, precision, link, n_chips=n, collective=collective, payload=payload,
+                               phase=phase, seq_len=seq_len, batch=batch, split=split, overlap=overlap)
+            rows.append({
+                "n_chips": n, "phase": phase, "seq_len": seq_len, "batch": batch,
+                "tokens_per_collective": base.tokens_per_step,
+                "bf16_ring_link_s": base.link_time_per_collective_s,
+                "compressed_link_s": comp.link_time_per_collective_s,
+                "bf16_ring_bytes": base.bytes_per_chip_per_collective,
+                "compressed_bytes": comp.bytes_per_chip_per_collective,
+                "bf16_ring_exposed_step_s": base.exposed_comm_s,
+                "compressed_exposed_step_s": comp.exposed_comm_s,
+                "bf16_ring_step_s": base.step_latency_s, "compressed_step_s": comp.step_latency_s,
+                "compressed_wins_link": comp.link_time_per_collective_s < base.link_time_per_collective_s,
+                "compressed_wins_exposed": comp.exposed_comm_s < base.exposed_comm_s,
+                "compressed": f"{collective} {comp.payload}", "bits_per_value": comp.bits_per_value,
+            })
+    return rows

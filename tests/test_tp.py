@@ -1,0 +1,163 @@
+"""Tensor-parallel latency model: partitioning, N = 1 identity, bytes per collective, on-chip cost, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+
+from andasim import simulate
+from andasim.cli import main
+from andasim.errors import AndasimInputError
+from andasim.hw.config import load_hw
+from andasim.system.collectives import collective_cost
+from andasim.system.links import link_model
+from andasim.system.payloads import parse_payload
+from andasim.system.tensor_parallel import (
+    DEFAULT_MODULES,
+    chip_share,
+    onchip_cycles,
+    partition_gemms,
+    simulate_tp,
+)
+from andasim.workload.card import load_card
+from andasim.workload.precision import PrecisionProfile
+
+PREC = PrecisionProfile.from_list([6, 5, 6, 7], name="test", source="test")
+
+
+@pytest.fixture(scope="module")
+def hw():
+    return load_hw("anda")
+
+
+def test_partition_llama2_7b_by_8() -> None:
+    card = load_card("llama2-7b")   # 32 heads, 32 kv heads, head_dim 128, hidden 4096, ffn 11008, gated
+    full = card.gemms("prefill", 2048, 1, modules=DEFAULT_MODULES)
+    chip = {g.name: g for g in partition_gemms(card, full, 8)}
+    assert (chip["L0.qkv"].k, chip["L0.qkv"].n) == (4096, (4 + 2 * 4) * 128)   # 12288 / 8
+    assert chip["L0.up"].n == 2 * 11008 // 8                                     # gate|up column split
+    assert (chip["L0.o"].k, chip["L0.o"].n) == (4 * 128, 4096)                   # row split
+    assert (chip["L0.down"].k, chip["L0.down"].n) == (11008 // 8, 4096)
+    assert chip["L0.qk"].count == 4 and chip["L0.pv"].count == 4                 # heads per chip
+    assert sum(g.macs for g in chip.values()) * 8 == sum(g.macs for g in full)
+
+
+def test_partition_refusals_and_uneven_split() -> None:
+    card = load_card("smollm2-135m")  # 9 heads, 3 kv heads, ffn 1536
+    with pytest.raises(AndasimInputError, match="do not divide the heads"):
+        chip_share(card, 2)
+    assert chip_share(card, 3) == chip_share(card, 3, "uneven")
+    # uneven: ceil(9/2) = 5 heads, ceil(3/2) = 2 kv heads, 768 ffn on the most loaded chip
+    s = chip_share(card, 2, "uneven")
+    assert (s.heads, s.kv_heads, s.ffn) == (5, 2, 768)
+    with pytest.raises(AndasimInputError, match="cannot be split over 16"):
+        chip_share(card, 16, "uneven")
+    # GQA: 9 chips would replicate the 3 kv heads (9 % 3 == 0); ffn 1536 % 9 != 0 still refuses
+    with pytest.raises(AndasimInputError, match=r"ffn \(1536\)"):
+        chip_share(card, 9)
+
+
+@pytest.mark.parametrize("phase", ["prefill", "decode"])
+def test_one_chip_bf16_is_exactly_the_single_chip_result(hw, phase: str) -> None:
+    card = load_card("smollm2-135m")
+    link = link_model(hw)
+    r = simulate_tp(hw, card, PREC, link, n_chips=1, collective="ring_allreduce", payload="bf16",
+                    phase=phase, seq_len=256, batch=2)
+    single = simulate(hw, card, PREC, phase=phase, seq_len=256, batch=2, modules=DEFAULT_MODULES)
+    assert r.chip_result.counters == single.counters
+    assert r.step_latency_s == single.latency_s
+    assert (r.exposed_comm_s, r.link_s, r.bytes_per_chip_per_collective) == (0.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("n", [2, 4, 8])
+def test_bytes_per_collective_match_formulas(hw, n: int) -> None:
+    card = load_card("llama2-7b")
+    link = link_model(hw)
+    t, e = 4, 4096                     # decode, batch 4: T = 4 tokens of E = 4096 features
+    ring = simulate_tp(hw, card, PREC, link, n_chips=n, collective="ring_allreduce", payload="bf16",
+                       phase="decode", seq_len=128, batch=t)
+    assert ring.bytes_per_chip_per_collective == 2 * (n - 1) / n * t * e * 2
+    ag = simulate_tp(hw, card, PREC, link, n_chips=n, collective="allgather", payload="hybrid:k_frac=1/64",
+                     phase="decode", seq_len=128, batch=t)
+    assert ag.bits_per_value == 4.1875
+    assert ag.bytes_per_chip_per_collective == (n - 1) * t * e * 4.1875 / 8
+    assert ag.collectives_per_step == 2 * card.n_layers
+    assert ag.compute_s == ring.compute_s
+    assert 0 <= ag.overlap_s <= ag.link_s
+    assert ag.exposed_comm_s == pytest.approx(ag.encode_s + ag.link_s - ag.overlap_s + ag.decode_sum_s)
+    no = simulate_tp(hw, card, PREC, link, n_chips=n, collective="allgather", payload="hybrid:k_frac=1/64",
+                     phase="decode", seq_len=128, batch=t, overlap=False)
+    assert no.overlap_s == 0 and no.exposed_comm_s >= ag.exposed_comm_s
+
+
+def test_onchip_cycles_derivation(hw) -> None:
+    link = link_model(hw)
+    values = 2048 * 576
+    cost = collective_cost("allgather", 4, values, 4.1875, link)
+    enc, dec = onchip_cycles(hw, parse_payload("hybrid:k_frac=1/64"), cost)
+    # asym hybrid: 6 ops/value to encode; decode 2 ops for each of 4 partials + 3 adds per value; 64 FPUs
+    assert enc == math.ceil(values * 6 / 64)
+    assert dec == math.ceil((4 * values * 2 + 3 * values) / 64)
+    enc_a, _ = onchip_cycles(hw, parse_payload("anda:m=5"), cost)
+    # Anda partials on the compressor: 16 lanes x 64 values per pass, M = 5 cycles per pass
+    assert enc_a == math.ceil(values / 1024) * 5
+    ring = collective_cost("ring_allreduce", 4, values, 16.0, link)
+    assert onchip_cycles(hw, parse_payload("bf16"), ring) == (0, math.ceil(3 / 4 * values / 64))
+
+
+def test_ring_allreduce_refuses_calibrated_payload(hw) -> None:
+    with pytest.raises(AndasimInputError, match="ring_allreduce"):
+        simulate_tp(hw, load_card("llama2-7b"), PREC, link_model(hw), n_chips=2, collective="ring_allreduce",
+                    payload="hybrid:k_frac=1/64", phase="decode", seq_len=16)
+
+
+def test_cli_shape_only_trace_writes_report_and_plot(tmp_path) -> None:
+    runner = CliRunner()
+    args = ["tp", "--hw", "anda", "--trace", "llama2-7b", "--chips", "2,8", "--phase", "decode",
+            "--seq-len", "128", "--format", "bf16", "--format", "hybrid:k_frac=1/64", "--collective",
+            "allgather", "--out", str(tmp_path / "a")]
+    res = runner.invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert "shape-only trace" in res.output and "4.1875" in res.output
+    for name in ("tp.json", "tp_latency_error.png", "tp_latency_error.svg"):
+        assert (tmp_path / "a" / name).is_file()
+    report = json.loads((tmp_path / "a" / "tp.json").read_text())
+    assert report["error"]["status"].startswith("shape-only")
+    assert {t["n_chips"] for t in report["timing"]} == {2, 8}
+    res2 = runner.invoke(main, [*args[:-1], str(tmp_path / "b"), "--no-plot"])
+    assert res2.exit_code == 0
+    assert (tmp_path / "a" / "tp.json").read_bytes() == (tmp_path / "b" / "tp.json").read_bytes()
+
+
+@pytest.mark.parametrize("extra, msg", [
+    (["--chips", "3"], "do not divide"),
+    (["--format", "hybrid:k_frac=2"], "k_frac"),
+    (["--chips", "0"], "--chips"),
+    (["--collective", "oneshot"], "one-shot"),
+    (["--link-bw-gb-per-s", "-1"], "link_bw_gb_per_s"),
+])
+def test_cli_bad_input_exit_2(extra: list[str], msg: str) -> None:
+    res = CliRunner().invoke(main, ["tp", "--hw", "anda", "--trace", "llama2-7b", "--phase", "decode",
+                                    "--seq-len", "16", "--no-plot", *extra])
+    assert res.exit_code == 2, res.output
+    assert msg in res.output
+
+
+def test_cli_refuses_design_without_interconnect() -> None:
+    res = CliRunner().invoke(main, ["tp", "--hw", "figna_m8", "--trace", "llama2-7b", "--phase", "decode",
+                                    "--seq-len", "16"])
+    assert res.exit_code == 2 and "no 'interconnect' section" in res.output
+
+
+def test_cli_regime(tmp_path) -> None:
+    res = CliRunner().invoke(main, ["tp", "--hw", "anda", "--trace", "llama2-7b", "--chips", "2,16",
+                                    "--seq-len", "64", "--format", "hybrid:k_frac=1/64", "--regime",
+                                    "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    rows = json.loads((tmp_path / "regime.json").read_text())["rows"]
+    assert len(rows) == 4
+    for r in rows:   # link verdict follows from the α–β formulas
+        assert r["compressed_wins_link"] == (r["compressed_link_s"] < r["bf16_ring_link_s"])
