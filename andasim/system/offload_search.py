@@ -71,7 +71,8 @@ def solve_placement(terms: CostTerms, *, hidden_on_disk: bool = False) -> Policy
 
 
 def tightest_constraint(terms: CostTerms, *, hidden_on_disk: bool = False) -> tuple[str, float]:
-    """Why nothing fits: the smallest r with usage_k(x) <= r cap_k for all k, and the k attaining it."""
+    """Why nothing fits: the smallest r with usage_k(x) <= r cap_k for all k, and the constraints
+    that attain it (all of them when the tiers together are too small)."""
     rows, rhs = [], []
     names = []
     for mem in terms.memory:
@@ -87,8 +88,9 @@ def tightest_constraint(terms: CostTerms, *, hidden_on_disk: bool = False) -> tu
     res = linprog(cost, A_ub=np.array(rows), b_ub=np.array(rhs), A_eq=a_eq, b_eq=b_eq,
                   bounds=bounds, method="highs")
     ratio = float(res.x[_N])
-    usage = np.array(rows)[:, :_N] @ res.x[:_N] - np.array(rhs)
-    return names[int(np.argmax(usage))], ratio
+    usage = np.array(rows)[:, :_N] @ res.x[:_N] - np.array(rhs)   # usage / cap per row
+    tight = [names[i] for i in np.flatnonzero(usage >= ratio * (1 - 1e-6))]
+    return ", ".join(dict.fromkeys(tight)), ratio
 
 
 @dataclass
@@ -130,6 +132,6 @@ def search(build: Callable[[int, int], CostTerms], *, max_gbs: int = 128, max_nb
         name, ratio = tightest_constraint(build(1, 1), hidden_on_disk=hidden_on_disk)
         return SearchResult(None, [], (
             f"no feasible policy even at --gpu-batch-size 1 --num-gpu-batches 1: the tightest "
-            f"constraint is {name}, which needs at least {ratio:.3f}x its usable capacity"))
+            f"constraint(s): {name}; the best placement still needs {ratio:.3f}x the usable capacity"))
     best = max(evaluated, key=lambda e: (e.throughput_tok_per_s, -e.latency_s))
     return SearchResult(best, evaluated, None)
