@@ -67,6 +67,9 @@ def _precision(trace: Any, profile: str | None, m_bits: str | None) -> Any:
 @click.option("--link-latency-ns", type=float, default=None, help="Override: α per collective step, ns.")
 @click.option("--links-per-chip", type=int, default=None, help="Override: ports per chip.")
 @click.option("--full-duplex/--half-duplex", default=None, help="Override the link duplex.")
+@click.option("--codec-ops-per-cycle", type=int, default=None,
+              help="What-if: element ops per cycle for payload encode/decode (default: the vector "
+                   "unit's FPUs).")
 @click.option("--profile", default=None, help="Precision profile name in the trace (default: its default).")
 @click.option("--m-bits", default=None,
               help="Anda mantissa bits: one value or M_qkv,M_o,M_u,M_d (overrides --profile).")
@@ -87,7 +90,8 @@ def _precision(trace: Any, profile: str | None, m_bits: str | None) -> Any:
 def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tuple[str, ...], phase: str,
        seq_len: int, batch: int, split: str, overlap: bool, topology: str | None,
        link_bw_gb_per_s: float | None, link_latency_ns: float | None, links_per_chip: int | None,
-       full_duplex: bool | None, profile: str | None, m_bits: str | None, error_chips: str | None,
+       full_duplex: bool | None, codec_ops_per_cycle: int | None, profile: str | None, m_bits: str | None,
+       error_chips: str | None,
        calib_frac: float, chunk_tokens: int, out_dir: Path | None, json_file: Path | None,
        no_plot: bool, regime: bool) -> None:
     """Model N chips running the trace's model in Megatron tensor parallelism.
@@ -128,14 +132,15 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
     precision = _precision(trace, profile, m_bits)
     if regime:
         _regime(hw, trace, precision, link, chip_list, fmt_list, collective, seq_len, batch, split, overlap,
-                out_dir, json_file)
+                codec_ops_per_cycle, out_dir, json_file)
         return
 
     timing = []
     for n in chip_list:
         for fmt in fmt_list:
             r = simulate_tp(hw, trace.card, precision, link, n_chips=n, collective=collective, payload=fmt,
-                            phase=phase, seq_len=seq_len, batch=batch, split=split, overlap=overlap)
+                            phase=phase, seq_len=seq_len, batch=batch, split=split, overlap=overlap,
+                            codec_ops_per_cycle=codec_ops_per_cycle)
             timing.append(r.to_dict())
     click.echo(f"{trace.card.name} on {hw.name} x N, {phase} seq_len={seq_len} batch={batch}, {collective}, "
                f"link {link.topology} {link.links_per_chip}x{link.link_bw_gb_per_s:g} GB/s "
@@ -189,8 +194,8 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
 
 
 def _regime(hw: Any, trace: Any, precision: Any, link: Any, chips: list[int], formats: list[str],
-            collective: str, seq_len: int, batch: int, split: str, overlap: bool, out_dir: Path | None,
-            json_file: Path | None) -> None:
+            collective: str, seq_len: int, batch: int, split: str, overlap: bool, codec: int | None,
+            out_dir: Path | None, json_file: Path | None) -> None:
     from andasim.report.writers import write_json
     from andasim.system.tensor_parallel import regime_check
 
@@ -200,10 +205,10 @@ def _regime(hw: Any, trace: Any, precision: Any, link: Any, chips: list[int], fo
                                 "oneshot or twoshot with a BF16 ring all-reduce; give one")
     rows = regime_check(hw, trace.card, precision, link, chips=chips,
                         phases=[("prefill", seq_len, batch), ("decode", seq_len, batch)], payload=compressed,
-                        collective=collective, split=split, overlap=overlap)
+                        collective=collective, split=split, overlap=overlap, codec_ops_per_cycle=codec)
     click.echo(f"regime check: {collective} {compressed} vs BF16 ring all-reduce; {trace.card.name} on "
                f"{hw.name}, link {link.topology} {link.links_per_chip}x{link.link_bw_gb_per_s:g} GB/s, "
-               f"α={link.link_latency_ns:g} ns")
+               f"α={link.link_latency_ns:g} ns, codec {codec or hw.vector_unit.fpus} ops/cycle")
     click.echo(f"{'phase':<8} {'N':>3} {'T':>6} {'ring µs':>10} {'compr. µs':>10} {'link win':>8} "
                f"{'ring exp. ms':>12} {'compr. exp. ms':>14} {'exposed win':>11}")
     for r in rows:
@@ -216,7 +221,8 @@ def _regime(hw: Any, trace: Any, precision: Any, link: Any, chips: list[int], fo
     click.echo("(link: one collective's α–β time; exposed: all collectives of a step incl. on-chip "
                "encode/decode minus overlap)")
     report = {"hw": hw.name, "card": trace.card.name, "link": link.to_dict(), "split": split,
-              "overlap": overlap, "precision": precision.to_dict() if precision is not None else None,
+              "overlap": overlap, "codec_ops_per_cycle": codec or hw.vector_unit.fpus,
+              "precision": precision.to_dict() if precision is not None else None,
               "rows": rows}
     paths = ([out_dir / "regime.json"] if out_dir is not None else []) + ([json_file] if json_file else [])
     for path in paths:

@@ -109,10 +109,17 @@ def _with(g: GeMM, **changes: int) -> GeMM:
     return GeMM(**data)
 
 
-def onchip_cycles(hw: HardwareConfig, ps: PayloadSpec, cost: CollectiveCost) -> tuple[int, int]:
-    """(encode cycles, decode-and-sum cycles) of one collective on one chip, at the chip clock."""
+def onchip_cycles(hw: HardwareConfig, ps: PayloadSpec, cost: CollectiveCost,
+                  codec_ops_per_cycle: int | None = None) -> tuple[int, int]:
+    """(encode cycles, decode-and-sum cycles) of one collective on one chip, at the chip clock.
+
+    Element-wise work runs on the vector unit (`fpus` ops per cycle) unless `codec_ops_per_cycle`
+    names a different throughput (a what-if for a dedicated codec; not part of the Anda design).
+    """
     q_ops, d_ops = ops_per_value(ps)
-    fpus = hw.vector_unit.fpus
+    fpus = hw.vector_unit.fpus if codec_ops_per_cycle is None else codec_ops_per_cycle
+    if fpus < 1:
+        raise AndasimInputError(f"codec ops per cycle must be >= 1, got {fpus}")
     if uses_compressor(ps) and hw.compressor is not None:
         per_pass = hw.compressor.lanes * hw.compressor.values_per_lane
         enc = math.ceil(cost.quantized_values / per_pass) * anda_mantissa_bits(ps)
@@ -162,6 +169,7 @@ class TPResult:
     bits_per_value: float
     split: str
     overlap: bool
+    codec_ops_per_cycle: int
     link: dict[str, Any]
     compute_s: float
     link_s: float
@@ -190,7 +198,8 @@ class TPResult:
 def simulate_tp(hw: HardwareConfig, card: Any, precision: Any, link: LinkModel, *, n_chips: int,
                 collective: str, payload: str, phase: str = "prefill", seq_len: int = 2048, batch: int = 1,
                 kv_len: int | None = None, modules: tuple[str, ...] = DEFAULT_MODULES,
-                split: str = "strict", overlap: bool = True) -> TPResult:
+                split: str = "strict", overlap: bool = True,
+                codec_ops_per_cycle: int | None = None) -> TPResult:
     """Simulate one chip's share with the single-chip engine and add the collectives' cost."""
     from andasim import simulate
 
@@ -214,7 +223,7 @@ def simulate_tp(hw: HardwareConfig, card: Any, precision: Any, link: LinkModel, 
         if g.module not in ("o", "down"):
             continue
         cost = collective_cost(collective, n_chips, tokens * e, bits, link)
-        enc, dec = onchip_cycles(hw, ps, cost) if n_chips > 1 else (0, 0)
+        enc, dec = onchip_cycles(hw, ps, cost, codec_ops_per_cycle) if n_chips > 1 else (0, 0)
         nxt = next((h for h in chip[i + 1:] if h.weight_operand == "int4"), None)
         hidden = 0.0
         if overlap and nxt is not None and n_chips > 1:
@@ -232,6 +241,7 @@ def simulate_tp(hw: HardwareConfig, card: Any, precision: Any, link: LinkModel, 
                     collective=collective, payload=ps.spec, bits_per_value=bits, split=split, overlap=overlap,
                     link=link.to_dict(), compute_s=compute_s, link_s=link_s, encode_s=enc_s,
                     decode_sum_s=dec_s, overlap_s=ov_s, exposed_comm_s=exposed,
+                    codec_ops_per_cycle=codec_ops_per_cycle or hw.vector_unit.fpus,
                     step_latency_s=compute_s + exposed, collectives_per_step=len(timings),
                     bytes_per_chip_per_collective=first.bytes_sent_per_rank,
                     link_time_per_collective_s=first.link_time_s, chip_result=result)
@@ -247,8 +257,8 @@ def _dram_stall_s(result: Any, chip: list[GeMM], freq_hz: float) -> list[float]:
 
 def regime_check(hw: HardwareConfig, card: Any, precision: Any, link: LinkModel, *, chips: list[int],
                  phases: list[tuple[str, int, int]], payload: str = "hybrid:k_frac=1/64",
-                 collective: str = "allgather", split: str = "strict",
-                 overlap: bool = True) -> list[dict[str, Any]]:
+                 collective: str = "allgather", split: str = "strict", overlap: bool = True,
+                 codec_ops_per_cycle: int | None = None) -> list[dict[str, Any]]:
     """Where a compressed collective beats a BF16 ring all-reduce, per N and (phase, seq_len, batch).
 
     Two verdicts per row: on link time alone (what the α–β formulas decide) and on the exposed
@@ -259,9 +269,10 @@ def regime_check(hw: HardwareConfig, card: Any, precision: Any, link: LinkModel,
         for n in chips:
             base = simulate_tp(hw, card, precision, link, n_chips=n, collective="ring_allreduce",
                                payload="bf16", phase=phase, seq_len=seq_len, batch=batch, split=split,
-                               overlap=overlap)
+                               overlap=overlap, codec_ops_per_cycle=codec_ops_per_cycle)
             comp = simulate_tp(hw, card, precision, link, n_chips=n, collective=collective, payload=payload,
-                               phase=phase, seq_len=seq_len, batch=batch, split=split, overlap=overlap)
+                               phase=phase, seq_len=seq_len, batch=batch, split=split, overlap=overlap,
+                               codec_ops_per_cycle=codec_ops_per_cycle)
             rows.append({
                 "n_chips": n, "phase": phase, "seq_len": seq_len, "batch": batch,
                 "tokens_per_collective": base.tokens_per_step,
