@@ -112,7 +112,7 @@ def per_layer_csv(result) -> str:
 @click.option("--modules", default="qkv,o,up,down", show_default=True,
               help="Comma list from qkv,o,up,down,qk,pv,lm_head,vector.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Output folder (created); gets result.json and per_layer.csv.")
+              help="Output folder (created); gets result.json, per_layer.csv and summary.txt.")
 def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_len: int, batch: int,
         kv_len: int | None, modules: str, out_dir: str) -> None:
     """Simulate one model trace on one hardware design.
@@ -129,6 +129,13 @@ def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_le
     from tqdm import tqdm
 
     from andasim.hw.config import load_hw
+    from andasim.report.run_report import (
+        append_energy_columns,
+        energy_report,
+        enrich_with_energy,
+        summary_text,
+    )
+    from andasim.report.writers import dumps_json
     from andasim.sim.simulate import simulate
     from andasim.workload.trace import load_trace
 
@@ -148,8 +155,11 @@ def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_le
     bar.close()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "result.json", result.to_json())
-    _atomic_write(out / "per_layer.csv", per_layer_csv(result))
+    energy = energy_report(result, hw)
+    _atomic_write(out / "result.json", dumps_json(enrich_with_energy(result, hw)))
+    _atomic_write(out / "per_layer.csv", append_energy_columns(per_layer_csv(result), result, hw))
+    _atomic_write(out / "summary.txt", summary_text(result, hw, energy))
+    em = energy.metrics()
     s = result.summary()
     c = result.counters
     prof = f"{profile.name} {profile.as_list()} ({profile.source})" if profile else "none (FP16 activations)"
@@ -167,6 +177,10 @@ def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_le
         f"stalls      dram {int(c['stall_dram_cycles']):,}  compressor {int(c['stall_compressor_cycles']):,}",
         f"MACs        {s['macs']:,}   BOPs {s['bops']:,}",
         f"DRAM        read {s['dram_read_bytes'] / 1e6:,.1f} MB  write {s['dram_write_bytes'] / 1e6:,.1f} MB",
-        f"wrote       {out / 'result.json'}, {out / 'per_layer.csv'}",
+        f"energy      {energy.total_j:.4g} J ({energy.on_chip_j:.4g} J on chip), "
+        f"{em['energy_per_token_j'] * 1e3:.4g} mJ/token, {em['avg_power_on_chip_mw']:.4g} mW on chip",
+        f"area        {energy.area.total_mm2:.4g} mm2, {em['area_efficiency_gops_per_mm2']:.4g} GOPS/mm2, "
+        f"{em['energy_efficiency_tops_per_w']:.4g} TOPS/W with DRAM (cost table {energy.cost_table})",
+        f"wrote       {out / 'result.json'}, {out / 'per_layer.csv'}, {out / 'summary.txt'}",
     ]
     click.echo("\n".join(lines))
