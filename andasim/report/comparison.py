@@ -7,6 +7,7 @@ design on the same trace and profile:
 * speedup            = latency_baseline / latency
 * area efficiency    = (ops / latency / area) / same of the baseline
 * energy efficiency  = (ops / energy) / same of the baseline (energy includes DRAM)
+* on-chip energy efficiency: the same without the DRAM energy
 
 The averages are geometric means over models, as for ratios.
 """
@@ -21,8 +22,10 @@ from typing import Any
 from andasim.report.designs import design_label, model_label
 
 METRICS = ("speedup", "area_efficiency", "energy_efficiency")
+# Also computed and tabulated, not plotted: energy efficiency without the DRAM energy.
+ALL_METRICS = (*METRICS, "energy_efficiency_on_chip")
 METRIC_LABELS = {"speedup": "Speedup", "area_efficiency": "Area efficiency",
-                 "energy_efficiency": "Energy efficiency"}
+                 "energy_efficiency": "Energy efficiency", "energy_efficiency_on_chip": "On-chip energy eff."}
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,9 @@ def ratio(run: RunSummary, base: RunSummary, metric: str) -> float:
         return (run.ops / run.latency_s / run.area_mm2) / (base.ops / base.latency_s / base.area_mm2)
     if metric == "energy_efficiency":
         return (run.ops / run.energy_j) / (base.ops / base.energy_j)
-    raise ValueError(f"unknown metric {metric!r}; valid: {', '.join(METRICS)}")
+    if metric == "energy_efficiency_on_chip":
+        return (run.ops / run.on_chip_energy_j) / (base.ops / base.on_chip_energy_j)
+    raise ValueError(f"unknown metric {metric!r}; valid: {', '.join(ALL_METRICS)}")
 
 
 def geomean(values: Iterable[float]) -> float:
@@ -125,9 +130,9 @@ def compare(runs: Sequence[RunSummary], designs: Sequence[str], traces: Sequence
     missing = [f"{d}/{t}" for d in designs for t in traces if (d, t) not in index]
     if missing:
         raise ValueError(f"missing runs: {', '.join(missing)}")
-    per_model: dict[str, dict[str, dict[str, float]]] = {m: {} for m in METRICS}
-    means: dict[str, dict[str, float]] = {m: {} for m in METRICS}
-    for metric in METRICS:
+    per_model: dict[str, dict[str, dict[str, float]]] = {m: {} for m in ALL_METRICS}
+    means: dict[str, dict[str, float]] = {m: {} for m in ALL_METRICS}
+    for metric in ALL_METRICS:
         for design in designs:
             vals = {t: ratio(index[(design, t)], index[(baseline, t)], metric) for t in traces}
             per_model[metric][design] = vals

@@ -1,28 +1,26 @@
-"""The outputs of one `andasim run`: result.json, per_layer.csv and summary.txt, with energy and area.
+"""Energy and area in the outputs of one `andasim run` (result.json, per_layer.csv, summary.txt).
 
 `enrich_with_energy(result, hw)` is the engine's result as a dict plus an `energy` section (energy
 per component and per operand, area, average power, energy per token, area and energy efficiency,
-and the cost table that priced it). `write_run_outputs` writes the three files atomically. All
-numbers are computed by andasim.hw.energy from the engine's counters; this module only lays them out.
+and the cost table that priced it); `append_energy_columns` adds per-entry energy to the run's
+per_layer.csv; `summary_text` is the human-readable summary. All numbers are computed by
+andasim.hw.energy from the engine's counters; this module only lays them out.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import csv
+import io
 from typing import Any
 
 from andasim.hw.config import HardwareConfig
 from andasim.hw.energy import CATEGORIES, EnergyReport, energy_from_counters, estimate_energy, table_for
 from andasim.report.sweep import run_tokens
-from andasim.report.writers import csv_text, dumps_json, write_text
+from andasim.report.writers import csv_text
+from andasim.workload.gemm import FP_INT_MODULES
 
-PER_LAYER_COLUMNS = (
-    "gemm", "layer", "module", "m", "k", "n", "count", "m_bits", "next_m_bits", "repeat",
-    "cycles", "compute_cycles", "stall_dram_cycles", "stall_compressor_cycles", "latency_s", "macs",
-    "utilization", "pe_busy_cycles", "sram_read_bits", "sram_write_bits", "dram_read_bytes",
-    "dram_write_bytes", "compressor_cycles", "vector_ops",
-    "energy_compute_j", "energy_sram_j", "energy_dram_j", "energy_total_j",
-)
+# Columns `append_energy_columns` adds to the run's per_layer.csv.
+ENERGY_COLUMNS = ("energy_compute_j", "energy_sram_j", "energy_dram_j", "energy_total_j")
 
 
 def energy_report(result: Any, hw: HardwareConfig) -> EnergyReport:
@@ -46,42 +44,34 @@ def enrich_with_energy(result: Any, hw: HardwareConfig) -> dict[str, Any]:
     return data
 
 
-def _entry_value(entry: dict[str, Any], key: str) -> Any:
-    value = entry.get(key)
-    return "" if value is None else value
+def entry_energies(result: Any, hw: HardwareConfig) -> list[tuple[float, float, float, float]]:
+    """(compute, SRAM, DRAM, total) energy in J of each entry (GeMM or vector-unit layer).
 
-
-def per_layer_rows(result: Any, hw: HardwareConfig) -> list[list[Any]]:
-    """One tidy row per entry (GeMM or vector-unit layer), energy priced per entry.
-
-    An entry's leakage is charged for its own cycles, so the rows sum to the run's totals.
+    An entry's leakage is charged for its own cycles (entries run one after another), so the rows
+    sum to the run's totals.
     """
     table = table_for(hw)
-    rows = []
+    out = []
     for entry in result.entries:
         repeat = int(entry.get("repeat", 1))
         c = {k: v * repeat for k, v in entry["counters"].items()}
-        if c["cycles"] > 0:
-            e = energy_from_counters(hw, c, tokens=1, table=table)
-            cats = e.categories_j
-            energy = [cats["compute"], cats["sram"], cats["dram"], e.total_j]
-        else:
-            energy = [0.0, 0.0, 0.0, 0.0]
-        sram_r = sum(v for k, v in c.items() if k.startswith("sram_read_bits."))
-        sram_w = sum(v for k, v in c.items() if k.startswith("sram_write_bits."))
-        dram_r = sum(v for k, v in c.items() if k.startswith("dram_read_bytes."))
-        dram_w = sum(v for k, v in c.items() if k.startswith("dram_write_bytes."))
-        rows.append([
-            entry["name"], entry["layer"], entry["module"],
-            *(_entry_value(entry, k) for k in ("m", "k", "n", "count")),
-            _entry_value(entry, "m_bits"), _entry_value(entry, "next_m_bits"), repeat,
-            c["cycles"], c["compute_cycles"], c["stall_dram_cycles"], c["stall_compressor_cycles"],
-            c["cycles"] / (hw.freq_mhz * 1e6), c["macs"],
-            c["ideal_compute_cycles"] / c["cycles"] if c["cycles"] else 0.0,
-            c["pe_busy_cycles"], sram_r, sram_w, dram_r, dram_w, c["compressor_cycles"], c["vector_ops"],
-            *energy,
-        ])
-    return rows
+        if c["cycles"] <= 0:
+            out.append((0.0, 0.0, 0.0, 0.0))
+            continue
+        e = energy_from_counters(hw, c, tokens=1, table=table)
+        cats = e.categories_j
+        out.append((cats["compute"], cats["sram"], cats["dram"], e.total_j))
+    return out
+
+
+def append_energy_columns(per_layer_csv: str, result: Any, hw: HardwareConfig) -> str:
+    """The run's per_layer.csv text (one row per entry, in order) with the energy columns appended."""
+    rows = list(csv.reader(io.StringIO(per_layer_csv)))
+    energies = entry_energies(result, hw)
+    if len(rows) != len(energies) + 1:
+        raise ValueError(f"per_layer.csv has {len(rows) - 1} rows but the result has {len(energies)} entries")
+    body = [[*row, *e] for row, e in zip(rows[1:], energies, strict=True)]
+    return csv_text([*rows[0], *ENERGY_COLUMNS], body)
 
 
 def summary_text(result: Any, hw: HardwareConfig, report: EnergyReport) -> str:
@@ -95,7 +85,8 @@ def summary_text(result: Any, hw: HardwareConfig, report: EnergyReport) -> str:
         f"andasim run: {hw.name} ({hw.description})",
         f"workload: {wl.get('model') or wl.get('trace_id')} [{wl.get('label', '')}], {inp['phase']}, "
         f"seq_len {inp['seq_len']}, batch {inp['batch']}, modules {', '.join(inp.get('modules', []))}",
-        f"precision: {prec.get('name', 'none (FP16 activations)')} {prec.get('mantissa_bits', '')}"
+        f"precision: {prec.get('name', 'none (FP16 activations)')} "
+        f"{[prec['mantissa_bits'][m] for m in FP_INT_MODULES] if prec else ''}"
         + ("" if inp.get("precision_used", True) else " (echoed, unused by this design)"),
         f"cost table: {report.cost_table} ({table_for(hw).source})",
         "",
@@ -128,14 +119,3 @@ def summary_text(result: Any, hw: HardwareConfig, report: EnergyReport) -> str:
     lines += ["", "dynamic traffic energy by operand (J):"]
     lines += [f"  {k:20s}{v:14.6g}" for k, v in sorted(report.per_operand_j.items())]
     return "\n".join(lines) + "\n"
-
-
-def write_run_outputs(out_dir: Path | str, result: Any, hw: HardwareConfig) -> list[Path]:
-    """Write result.json, per_layer.csv and summary.txt into `out_dir` (atomically, deterministically)."""
-    out = Path(out_dir)
-    report = energy_report(result, hw)
-    return [
-        write_text(out / "result.json", dumps_json(enrich_with_energy(result, hw))),
-        write_text(out / "per_layer.csv", csv_text(PER_LAYER_COLUMNS, per_layer_rows(result, hw))),
-        write_text(out / "summary.txt", summary_text(result, hw, report)),
-    ]

@@ -31,6 +31,11 @@ class Workload:
     phase: str = "prefill"
     seq_len: int = 2048
     batch: int = 1
+    modules: tuple[str, ...] = ("qkv", "o", "up", "down")  # the FP-INT GeMMs the paper evaluates
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"phase": self.phase, "seq_len": self.seq_len, "batch": self.batch,
+                "modules": list(self.modules)}
 
     @property
     def tokens(self) -> int:
@@ -80,6 +85,12 @@ class Sweep:
         self.simulated = 0
         self.reused = 0
 
+    def with_workload(self, workload: Workload) -> Sweep:
+        """A sweep over another workload sharing this one's cache folder, loaded traces and designs."""
+        other = Sweep(self.cache_dir, workload, self.progress)
+        other._traces, other._hw = self._traces, self._hw
+        return other
+
     def hw(self, design: str) -> HardwareConfig:
         if design not in self._hw:
             self._hw[design] = load_hw(design)
@@ -98,7 +109,7 @@ class Sweep:
         return {"andasim_version": __version__, "hw": hw.to_dict(),
                 "cost_table_sha256": hashlib.sha256(table_text.encode()).hexdigest(),
                 "trace": trace.trace_id, "trace_checksum": getattr(trace, "checksum", ""),
-                "profile": profile_name, "workload": vars(self.workload)}
+                "profile": profile_name, "workload": self.workload.to_dict()}
 
     def run(self, design: str, trace_name: str, profile_name: str | None) -> RunSummary:
         """The summary of one run: from the cache when it matches, else simulated and stored."""
@@ -126,7 +137,8 @@ class Sweep:
         if self.progress is not None:
             self.progress(f"{design} / {trace_name} / {eff_name or 'FP16 activations'}")
         w = self.workload
-        result = simulate(hw, trace, profile, phase=w.phase, seq_len=w.seq_len, batch=w.batch)
+        result = simulate(hw, trace, profile, phase=w.phase, seq_len=w.seq_len, batch=w.batch,
+                          modules=w.modules)
         summary = summarize(hw, result, design=design, trace_id=trace.trace_id, trace_label=trace.label,
                             profile_name=eff_name, profile_bits=profile.as_list() if profile else None,
                             tokens=w.tokens)
