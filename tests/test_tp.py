@@ -161,3 +161,49 @@ def test_cli_regime(tmp_path) -> None:
     assert len(rows) == 4
     for r in rows:   # link verdict follows from the α–β formulas
         assert r["compressed_wins_link"] == (r["compressed_link_s"] < r["bf16_ring_link_s"])
+
+
+def _synthetic_trace(tmp_path):
+    """SYNTHETIC trace on the smollm2-135m card: random o/down inputs and weight samples for 2 layers,
+    with a few outlier input features so the partials carry consistent outlier output features."""
+    import numpy as np
+
+    from andasim.workload.trace import Trace, WeightSample, load_trace, save_trace
+
+    card = load_card("smollm2-135m")
+    rng = np.random.default_rng(7)
+    acts, weights = {}, {}
+    for layer in (0, 1):
+        for module, k in (("o", card.n_heads * card.head_dim), ("down", card.ffn)):
+            x = rng.standard_normal((192, k)).astype(np.float32)
+            x[:, :3] *= 10
+            cols = np.sort(rng.choice(card.hidden, 128, replace=False)).astype(np.int64)
+            w = (rng.standard_normal((k, 128)) * 0.02).astype(np.float32)
+            w[:, :4] *= 15
+            acts[(layer, module)] = x.astype(np.float16)
+            weights[(layer, module)] = WeightSample(columns=cols, values=w)
+    trace = Trace(trace_id="synthetic-tp", card=card, provenance={"source": "SYNTHETIC test data"},
+                  label="SYNTHETIC random activations for tests", activations=acts, weights=weights)
+    return load_trace(save_trace(trace, tmp_path / "synthetic-tp.npz"))
+
+
+def test_cli_error_table_on_synthetic_trace(tmp_path) -> None:
+    trace = _synthetic_trace(tmp_path)
+    res = CliRunner().invoke(main, ["tp", "--hw", "anda", "--trace", str(tmp_path / "synthetic-tp.npz"),
+                                    "--chips", "3", "--error-chips", "1,3", "--phase", "decode",
+                                    "--seq-len", "32",
+                                    "--m-bits", "6", "--format", "bf16", "--format", "hybrid:k_frac=1/64",
+                                    "--format", "randomk:k_frac=1/64", "--format", "int4_token",
+                                    "--json", str(tmp_path / "r.json")])
+    assert res.exit_code == 0, res.output
+    err = json.loads((tmp_path / "r.json").read_text())["error"]
+    assert err["status"] == "measured"
+    rows = err["rows"]
+    # 2 layers x 2 modules x 2 N x 4 formats
+    assert len(rows) == 32 and trace.card.hidden == 576
+    hyb = [r for r in rows if r["payload"] == "hybrid:k_frac=1/64"]
+    # 128 sampled columns -> k = floor(128/64) = 2 BF16 features, 4.1875 bits per value
+    assert all(r["k_bf16"] == 2 and r["bits_per_value"] == 4.1875 for r in hyb)
+    assert all(r["tokens_calib"] == 96 and r["tokens_eval"] == 96 for r in rows)
+    for r in rows:
+        assert 0 < r["rel_error"] < 1
