@@ -17,6 +17,8 @@ from andasim.errors import AndasimInputError
 # name -> (module, attribute, one-line help shown by `andasim --help`)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("andasim.cli.validate", "validate", "Check hardware config files against the schema."),
+    "compare": ("andasim.cli.compare", "compare", "Compare designs on models against a baseline; figures."),
+    "reproduce": ("andasim.cli.reproduce", "reproduce", "Rerun the Anda paper evaluation vs. its results."),
     "run": ("andasim.cli.run", "run", "Simulate a model trace on one design: result.json + per_layer.csv."),
     "offload": ("andasim.cli.offload", "offload", "FlexGen-style offloading: evaluate or search a policy."),
     "trace": ("andasim.cli.trace", "trace", "Record, inspect and list workload traces."),
