@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The exact commands that produced the bundled traces in traces/ (each trace also stores its own
+# command in provenance.command). Needs the models extra and the --no-deps packages of docs/models.md.
+# Takes about 2 minutes (SmolLM2) + 3 minutes (Gemma-3) on a 2-core CPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+ANDASIM=${ANDASIM:-.venv/bin/andasim}
+
+# Shape-only traces of the Anda-paper models with the published Fig. 14 profiles (no model needed).
+"$PY" -m andasim.workload.paper_profiles traces/
+
+# Real recorded traces. Layer subsets and sampling keep each file under 16 MiB (traces/ < 48 MiB).
+"$ANDASIM" trace record --model smollm2-135m --corpus wiki --tokens 8192 \
+    --out traces/smollm2-135m.npz --layers 0,2,4,6,8,10,12,14,16,18,20,22,24,26,28,29 \
+    --sample-tokens 96 --weight-columns 32 --seed 0 --window 512 --threads 2
+"$ANDASIM" trace record --model gemma3-270m --corpus wiki --tokens 8192 \
+    --out traces/gemma3-270m.npz --layers 0,2,4,5,6,8,10,11,12,14,16,17 \
+    --sample-tokens 96 --weight-columns 32 --seed 0 --window 512 --threads 2
