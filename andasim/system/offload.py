@@ -213,10 +213,16 @@ def run_offload(req: OffloadRequest, progress: Callable[[Iterable], Iterable] | 
         report["mode"] = "evaluate"
     report["policy"] = policy_report(ev)
     report["generation_throughput_tok_per_s"] = report["policy"]["generation_throughput_tok_per_s"]
-    if w_spec != "fp16" or kv_spec != "fp16":
-        report["native_compute_overhead_ops_per_layer"] = native_overhead(
-            shape, card.head_dim, ev.gbs, ev.nb, work.prompt_len, work.gen_len,
-            weights=w_spec != "fp16", cache=kv_spec != "fp16").to_dict()
+    if w_spec.startswith("int:") or kv_spec.startswith("int:"):
+        ov = native_overhead(shape, card.head_dim, ev.gbs, ev.nb, work.prompt_len, work.gen_len,
+                             weights=w_spec.startswith("int:"), cache=kv_spec.startswith("int:"))
+        report["native_compute_overhead_ops_per_layer"] = {k: _r(v) for k, v in ov.to_dict().items()}
+        if compute_info["mode"] == "engine":
+            # if the extra operations ran on the vector unit, one op per FPU per cycle (not in the LP)
+            rate = compute_info["vector_fpus"] * compute_info["freq_mhz"] * 1e6
+            report["native_compute_overhead_vector_unit_s_per_layer"] = {
+                "prefill": _r(ov.weight_native_prefill / rate),
+                "decode_step": _r((ov.weight_native_decode_step + ov.kv_native_decode_step) / rate)}
     if req.trace:
         from andasim.workload.trace import load_trace
         specs = tuple(dict.fromkeys(s for s in (w_spec, FLEXGEN_INT4) if s.startswith("int:")))

@@ -64,6 +64,7 @@ def engine_compute_model(hw_name: str, card: ModelCard, work: Workload, system: 
         "mode": "engine", "hw": hw.name, "hw_weights_bits": hw.weights.bits,
         "hw_weight_scale_group_size": hw.weights.scale_group_size,
         "activation_storage": hw.activation_storage,
+        "freq_mhz": hw.freq_mhz, "vector_fpus": hw.vector_unit.fpus,
         "precision": precision.to_dict() if precision is not None else None,
         "offloaded_weight_format": weight_spec,
         "note": ("compute times from the cycle engine at the design's own weight format; the "
