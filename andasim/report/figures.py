@@ -34,6 +34,7 @@ from andasim.workload.gemm import FP_INT_MODULES
 _RC = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
        "svg.hashsalt": "andasim", "svg.fonttype": "none", "axes.spines.top": False,
        "axes.spines.right": False}
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 MODULE_LABELS = {"qkv": "QKV proj.", "o": "Out proj.", "up": "FFN up (+gate)", "down": "FFN down",
                  "qk": "Attn QK^T", "pv": "Attn PV", "lm_head": "LM head"}
 
@@ -55,8 +56,13 @@ def save_figure(fig: Figure, out_dir: Path | str, stem: str) -> list[Path]:
 
 
 def _note(fig: Figure, note: str) -> None:
-    if note:
-        fig.text(0.01, 0.005, note, ha="left", va="bottom", fontsize=8, color="#444444", wrap=True)
+    """Print `note` under everything already drawn (tick labels included), never over it."""
+    if not note:
+        return
+    renderer = fig.canvas.get_renderer()
+    bottom_in = fig.get_tightbbox(renderer).y0
+    fig.text(0.01, bottom_in / fig.get_figheight() - 0.01, note, ha="left", va="top", fontsize=8,
+             color="#444444", wrap=True)
 
 
 def _grouped_bars(ax: Any, groups: Sequence[str], series: Sequence[tuple[str, Sequence[float]]],
@@ -100,7 +106,7 @@ def plot_comparison(cmp: Comparison, out_dir: Path | str, stem: str = "compariso
                        frameon=False)
         if title:
             fig.suptitle(title, y=1.0)
-        fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+        fig.tight_layout()
         _note(fig, note)
     return save_figure(fig, out_dir, stem)
 
@@ -127,7 +133,7 @@ def plot_energy_breakdown(runs: Sequence[RunSummary], out_dir: Path | str, stem:
         ax.legend(loc="upper right", frameon=False)
         if title:
             ax.set_title(title)
-        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        fig.tight_layout()
         _note(fig, note)
     return save_figure(fig, out_dir, stem)
 
@@ -160,8 +166,10 @@ def plot_layer_cycles(runs: Sequence[RunSummary], out_dir: Path | str, stem: str
                 if m not in modules:
                     modules.append(m)
             layers = sorted(per_layer)
-            ax_l.plot(layers, [per_layer[k] / 1e6 for k in layers], marker="o", markersize=2.5,
-                      linewidth=1.2, color=design_colour(run.design, i), label=design_label(run.design))
+            # Designs with equal cycles draw the same line: staggered markers keep each one visible.
+            ax_l.plot(layers, [per_layer[k] / 1e6 for k in layers], marker=_MARKERS[i % len(_MARKERS)],
+                      markersize=4, markevery=(i % len(runs), len(runs)), linewidth=1.2,
+                      color=design_colour(run.design, i), label=design_label(run.design))
         ax_l.set_xlabel("Decoder layer index")
         ax_l.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax_l.set_ylabel("Cycles per layer (millions)")
@@ -186,7 +194,7 @@ def plot_layer_cycles(runs: Sequence[RunSummary], out_dir: Path | str, stem: str
         ax_r.legend(frameon=False, fontsize=8, loc="upper right")
         if title:
             fig.suptitle(title)
-        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        fig.tight_layout()
         _note(fig, note)
     return save_figure(fig, out_dir, stem)
 
@@ -263,6 +271,6 @@ def plot_tradeoff(journals: Sequence[tuple[str, Sequence[Mapping[str, Any]], flo
         ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
         if title:
             ax.set_title(title)
-        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        fig.tight_layout()
         _note(fig, note)
     return save_figure(fig, out_dir, stem)
