@@ -43,7 +43,11 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int) -> int:
               help="Improved search: per-layer refinement over this many blocks of layers (0 = off).")
 @click.option("--proxy-coefficients", type=click.Path(dir_okay=False),
               help="Proxy calibration YAML (default: the bundled SmolLM2-135M fit).")
-@click.option("--threads", default=2, show_default=True, callback=_positive, help="torch CPU threads.")
+@click.option("--threads", default=1, show_default=True, callback=_positive,
+              help="torch CPU threads (1 was 5x faster than 2 on a busy 2-core machine).")
+@click.option("--reuse", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Another search's journal with the same evaluator settings (e.g. another --tolerance or "
+                   "--algorithm): its evaluations are replayed instead of recomputed. Repeatable.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Output precision profile (YAML, for `andasim run --precision`).")
 @click.option("--journal", type=click.Path(dir_okay=False),
@@ -51,7 +55,8 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int) -> int:
                    "command resumes from it without repeating evaluations.")
 def search(model: str | None, trace_name: str | None, evaluator: str | None, tolerance: str, algorithm: str,
            max_evals: int, calib_seqs: int, seq_len: int, eval_seqs: int, monotone: bool, refine_blocks: int,
-           proxy_coefficients: str | None, threads: int, out: str, journal: str | None) -> None:
+           proxy_coefficients: str | None, threads: int, reuse: tuple[str, ...], out: str,
+           journal: str | None) -> None:
     """Search the mantissa widths [M_qkv, M_o, M_u, M_d] that minimise BOPs under an accuracy tolerance.
 
     \b
@@ -82,7 +87,8 @@ def search(model: str | None, trace_name: str | None, evaluator: str | None, tol
                f"algorithm {algorithm}; journal {journal_path}", err=True)
     result = run_search(ev, card, delta, algorithm=algorithm, max_evals=max_evals, journal_path=journal_path,
                         progress=lambda e: click.echo(e.progress_line(ev.metric_name), err=True),
-                        monotone=monotone, refine_blocks=refine_blocks, n_layers=card.n_layers)
+                        monotone=monotone, refine_blocks=refine_blocks, n_layers=card.n_layers,
+                        reuse=list(reuse))
     click.echo(f"reference {ev.metric_name} = {result.reference_metric:.6g}; {result.n_evaluations} "
                f"evaluations ({result.n_fresh} computed now, {result.n_evaluations - result.n_fresh} "
                "from the journal), "

@@ -161,8 +161,10 @@ class _Runner:
         per_layer = per_layer or {}
         key = evaluation_key(comb, per_layer)
         hit = self.journal.lookup(key) if self.journal is not None else None
-        if hit is not None:
-            metric, wall_s, replayed = float(hit["metric"]), float(hit["wall_s"]), True
+        shared = self.journal.lookup_shared(key) if self.journal is not None and hit is None else None
+        if hit is not None or shared is not None:
+            source = hit if hit is not None else shared
+            metric, wall_s, replayed = float(source["metric"]), float(source["wall_s"]), True
         else:
             start = time.perf_counter()
             metric = float(self.evaluator.measure(self.profile(comb, per_layer)))
@@ -175,8 +177,9 @@ class _Runner:
                         relative_bops=float(cost), bops_reduction=float(1 / cost), metric=metric,
                         accuracy=accuracy, feasible=feasible, accepted=accepted, wall_s=wall_s,
                         replayed=replayed)
-        if self.journal is not None and not replayed:
-            self.journal.record_eval({
+        if self.journal is not None and hit is None:
+            extra = {"reused_from": shared["source"]} if shared is not None else {}
+            self.journal.record_eval({**extra,
                 "key": key, "index": ev.index, "combination": list(comb),
                 "per_layer": {str(k): v for k, v in sorted(per_layer.items())},
                 "bops_reduction": ev.bops_reduction, "metric": metric, "accuracy": accuracy,
@@ -359,8 +362,12 @@ def search_config(algorithm: str, evaluator: Evaluator, card_or_shares: Any, tol
 def run_search(evaluator: Evaluator, card_or_shares: Any, tolerance: float, *, algorithm: str = "improved",
                max_evals: int = 32, journal_path: str | None = None,
                progress: Callable[[Evaluation], None] | None = None, monotone: bool = True,
-               refine_blocks: int = 0, n_layers: int | None = None) -> SearchResult:
-    """Run one search, journaled to `journal_path` when given (resuming it if it exists)."""
+               refine_blocks: int = 0, n_layers: int | None = None,
+               reuse: list[str] | None = None) -> SearchResult:
+    """Run one search, journaled to `journal_path` when given (resuming it if it exists).
+
+    `reuse`: other journals whose evaluations (same evaluator settings) are replayed instead of recomputed.
+    """
     if algorithm not in ALGORITHMS:
         raise AndasimInputError(f"algorithm {algorithm!r}: valid are {', '.join(ALGORITHMS)}")
     if isinstance(max_evals, bool) or not isinstance(max_evals, int) or max_evals < 1:
@@ -374,6 +381,9 @@ def run_search(evaluator: Evaluator, card_or_shares: Any, tolerance: float, *, a
     if journal_path is not None:
         journal = Journal.open(journal_path, search_config(algorithm, evaluator, card_or_shares, tolerance,
                                                            max_evals, options))
+        journal.reuse(list(reuse or []))
+    elif reuse:
+        raise AndasimInputError("reusing other journals needs a journal of this search")
     if algorithm == "published":
         result = search_published(evaluator, card_or_shares, tolerance, max_evals, journal=journal,
                                   progress=progress)

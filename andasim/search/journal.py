@@ -49,6 +49,7 @@ class Journal:
         self._events = events
         self._evals = {e["key"]: e for e in events if e["type"] == "eval"}
         self._reference = next((e for e in events if e["type"] == "reference"), None)
+        self._shared: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def open(cls, path: Path | str, config: dict[str, Any]) -> Journal:
@@ -104,7 +105,33 @@ class Journal:
         self._write(self._reference)
 
     def lookup(self, key: str) -> dict[str, Any] | None:
+        """This journal's evaluation of `key`, if any."""
         return self._evals.get(key)
+
+    def lookup_shared(self, key: str) -> dict[str, Any] | None:
+        """An evaluation of `key` in a reused journal (see `reuse`); it carries its `source` path."""
+        return self._shared.get(key)
+
+    def reuse(self, paths: list[str]) -> int:
+        """Make the evaluations of other journals with the SAME evaluator settings available for replay.
+
+        Measurements do not depend on the tolerance or the algorithm, so searches at several δ (or the
+        published and improved procedures) can share them. Returns the number of shareable evaluations.
+        """
+        mine = self.config.get("evaluator")
+        for path in paths:
+            config, events = read_journal(path)
+            if config.get("evaluator") != mine:
+                key = _first_difference(config.get("evaluator"), mine)
+                raise AndasimInputError(f"{path}: cannot reuse its evaluations: evaluator settings differ "
+                                        f"(first difference at 'evaluator.{key}')")
+            for e in events:
+                if e["type"] == "eval" and e["key"] not in self._shared:
+                    self._shared[e["key"]] = {**e, "source": str(e.get("reused_from", path))}
+            ref = next((e for e in events if e["type"] == "reference"), None)
+            if self._reference is None and ref is not None:
+                self.record_reference(float(ref["metric"]), float(ref["wall_s"]))
+        return len(self._shared)
 
     def record_eval(self, record: dict[str, Any]) -> None:
         record = {"type": "eval", **record}

@@ -89,7 +89,7 @@ class PerplexityEvaluator(Evaluator):
     metric_name = "ppl"
 
     def __init__(self, model: torch.nn.Module, calib: torch.Tensor, *, description: dict[str, Any],
-                 gs: int = 64, heldout: torch.Tensor | None = None, threads: int | None = 2) -> None:
+                 gs: int = 64, heldout: torch.Tensor | None = None, threads: int | None = 1) -> None:
         if threads is not None:
             torch.set_num_threads(threads)
         self.model = model.eval()
@@ -154,7 +154,7 @@ class PerplexityEvaluator(Evaluator):
 
 
 def from_model_name(model: str, *, calib_seqs: int = 8, seq_len: int = 512, eval_seqs: int = 16,
-                    corpus: str = "wiki", gs: int = 64, threads: int | None = 2) -> PerplexityEvaluator:
+                    corpus: str = "wiki", gs: int = 64, threads: int | None = 1) -> PerplexityEvaluator:
     """Load a causal LM offline (`workload.hf_models`) and the corpus splits (`workload.corpus`)."""
     for name, value in (("calib_seqs", calib_seqs), ("eval_seqs", eval_seqs), ("seq_len", seq_len)):
         if isinstance(value, bool) or not isinstance(value, int) or value < (2 if name == "seq_len" else 1):
