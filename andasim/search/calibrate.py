@@ -1,0 +1,162 @@
+"""Fit the proxy's coefficients against the perplexity evaluator, and measure how often the two agree.
+
+    python -m andasim.search.calibrate fit --model smollm2-135m --trace smollm2-135m \\
+        --calib-seqs 4 --seq-len 512 --journal runs/search/calib.journal.jsonl \\
+        --out andasim/search/proxy_calibration.yaml
+    python -m andasim.search.calibrate agree --trace smollm2-135m runs/search/*.journal.jsonl
+
+`fit` quantizes one module type at a time (the others at M = 16, nearly lossless) at a few widths,
+measures the relative calibration-perplexity increase ℓ with the perplexity evaluator and the proxy
+error e²_m from the trace, and fits ℓ ≈ K_m · e²_m (`proxy.calibrate_coefficients`). Every perplexity
+measurement goes through a journal, so the fit resumes and its measurements can be reused by searches
+with the same evaluator settings (`andasim search --reuse`).
+`agree` replays the perplexity-evaluated combinations of search journals and reports, per tolerance,
+how often the proxy makes the same accept/reject decision.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from andasim.search.evaluators.base import Evaluator
+from andasim.search.journal import Journal, evaluation_key, read_journal
+from andasim.workload.gemm import FP_INT_MODULES
+from andasim.workload.precision import PrecisionProfile
+
+SWEEP_WIDTHS = (4, 5, 6, 7)
+OTHERS_BITS = 16
+
+
+def sweep_points(ppl: Evaluator, proxy: Any, journal: Journal, widths: tuple[int, ...] = SWEEP_WIDTHS,
+                 log: Any = print) -> list[dict[str, Any]]:
+    """Single-module sweeps: {"module", "bits", "err2", "loss", "ppl"} per point (journaled)."""
+    ref = journal.reference["metric"] if journal.reference else None
+    if ref is None:
+        start = time.perf_counter()
+        ref = ppl.reference_metric()
+        journal.record_reference(ref, time.perf_counter() - start)
+    points = []
+    for i, module in enumerate(FP_INT_MODULES):
+        for bits in widths:
+            comb = tuple(bits if j == i else OTHERS_BITS for j in range(len(FP_INT_MODULES)))
+            key = evaluation_key(comb, {})
+            hit = journal.lookup(key)
+            profile = PrecisionProfile.from_list(list(comb))
+            if hit is None:
+                start = time.perf_counter()
+                metric = ppl.measure(profile)
+                hit = {"key": key, "index": len(journal.evaluations()) + 1, "combination": list(comb),
+                       "per_layer": {}, "metric": metric, "accuracy": ppl.accuracy(metric, ref),
+                       "feasible": None, "accepted": None, "wall_s": time.perf_counter() - start,
+                       "evaluator": ppl.metric_name}
+                journal.record_eval(hit)
+            point = {"module": module, "bits": bits, "err2": proxy.module_error2(profile)[module],
+                     "loss": hit["metric"] / ref - 1.0, "ppl": hit["metric"]}
+            log(f"{module:5s} M={bits:2d}  ppl={point['ppl']:.4f}  loss={point['loss']:+.5f}  "
+                f"e²={point['err2']:.3e}")
+            points.append(point)
+    return points
+
+
+def agreement(journal_paths: list[str], proxy: Any, tolerances: tuple[float, ...]) -> dict[str, Any]:
+    """Accept/reject agreement of proxy and perplexity on every combination the journals evaluated."""
+    ppl_of: dict[str, tuple[tuple[int, ...], dict, float, float]] = {}
+    for path in journal_paths:
+        config, events = read_journal(path)
+        if config.get("evaluator", {}).get("kind") != "perplexity":
+            continue
+        ref = next(e["metric"] for e in events if e["type"] == "reference")
+        for e in events:
+            if e["type"] == "eval":
+                ppl_of[e["key"]] = (tuple(e["combination"]), e["per_layer"], e["metric"], ref)
+    out: dict[str, Any] = {"combinations": len(ppl_of), "tolerances": {}}
+    for delta in tolerances:
+        same = both_accept = both_reject = proxy_only = ppl_only = 0
+        for comb, per_layer, metric, ref in ppl_of.values():
+            widths = dict(zip(FP_INT_MODULES, comb, strict=True))
+            profile = PrecisionProfile(name="c", source="agreement", mantissa_bits=widths,
+                                       per_layer={int(k): v for k, v in per_layer.items()})
+            by_ppl = metric <= (1 + delta) * ref
+            by_proxy = proxy.measure(profile) <= delta
+            same += by_ppl == by_proxy
+            both_accept += by_ppl and by_proxy
+            both_reject += not by_ppl and not by_proxy
+            proxy_only += by_proxy and not by_ppl
+            ppl_only += by_ppl and not by_proxy
+        out["tolerances"][f"{delta:g}"] = {
+            "agree": same, "of": len(ppl_of), "both_accept": both_accept, "both_reject": both_reject,
+            "proxy_accepts_ppl_rejects": proxy_only, "ppl_accepts_proxy_rejects": ppl_only}
+    return out
+
+
+@click.group()
+def main() -> None:
+    """Proxy calibration against perplexity, and agreement of the two evaluators."""
+
+
+@main.command("fit")
+@click.option("--model", default="smollm2-135m", show_default=True)
+@click.option("--trace", "trace_name", default="smollm2-135m", show_default=True)
+@click.option("--calib-seqs", default=4, show_default=True)
+@click.option("--seq-len", default=512, show_default=True)
+@click.option("--threads", default=1, show_default=True)
+@click.option("--journal", required=True, type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False))
+def fit(model: str, trace_name: str, calib_seqs: int, seq_len: int, threads: int, journal: str,
+        out: str) -> None:
+    """Sweep each module alone at M = 4..7 and fit the proxy's K_m."""
+    from andasim.search.api import make_evaluator
+    from andasim.search.evaluators.proxy import ProxyEvaluator, calibrate_coefficients
+    from andasim.workload.trace import load_trace
+
+    ppl, _ = make_evaluator(model=model, evaluator="perplexity", calib_seqs=calib_seqs, seq_len=seq_len,
+                            eval_seqs=1, threads=threads)
+    trace = load_trace(trace_name)
+    proxy = ProxyEvaluator(trace, dict.fromkeys(FP_INT_MODULES, 1.0), {})
+    jr = Journal.open(journal, {"purpose": "proxy calibration", "evaluator": ppl.describe(),
+                                "widths": list(SWEEP_WIDTHS), "others_bits": OTHERS_BITS})
+    points = sweep_points(ppl, proxy, jr, log=lambda s: click.echo(s, err=True))
+    coeffs = calibrate_coefficients(points)
+    data = {
+        "coefficients": {m: float(f"{coeffs[m]:.6g}") for m in FP_INT_MODULES},
+        "provenance": {
+            "model": model, "trace": trace.trace_id, "trace_checksum": trace.checksum,
+            "method": (f"one module at M in {list(SWEEP_WIDTHS)}, others at M={OTHERS_BITS}; loss = "
+                       f"relative calibration-perplexity increase ({calib_seqs} windows of {seq_len} tokens "
+                       "of the wiki calib split, INT4 g128 weights); K_m = least squares through the origin "
+                       "of loss on e²_m"),
+            "command": f"python -m andasim.search.calibrate fit --model {model} --trace {trace_name} "
+                       f"--calib-seqs {calib_seqs} --seq-len {seq_len}",
+        },
+        "points": [{k: (float(f"{v:.6g}") if isinstance(v, float) else v) for k, v in p.items()}
+                   for p in points],
+    }
+    tmp = Path(out).with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    tmp.replace(out)
+    click.echo(f"K = {data['coefficients']} -> {out}")
+
+
+@main.command("agree")
+@click.option("--trace", "trace_name", default="smollm2-135m", show_default=True)
+@click.option("--coefficients", type=click.Path(dir_okay=False))
+@click.argument("journals", nargs=-1, required=True)
+def agree(trace_name: str, coefficients: str | None, journals: tuple[str, ...]) -> None:
+    """Proxy-vs-perplexity accept/reject agreement over the combinations in JOURNALS."""
+    import json
+
+    from andasim.search.evaluators.proxy import ProxyEvaluator, load_coefficients
+    from andasim.workload.trace import load_trace
+
+    coeffs, prov = load_coefficients(coefficients) if coefficients else load_coefficients()
+    proxy = ProxyEvaluator(load_trace(trace_name), coeffs, prov)
+    click.echo(json.dumps(agreement(list(journals), proxy, (0.001, 0.01)), indent=1, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
