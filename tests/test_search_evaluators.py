@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from types import SimpleNamespace
 
 import numpy as np
@@ -31,8 +32,8 @@ def synthetic_trace(seed=0, layers=(0, 3), tokens=48, n_cols=24):
             x = rng.standard_t(4, size=(tokens, k)) * np.exp(rng.normal(0, 1, size=k))
             acts[(layer, module)] = x.astype(np.float16)
             cols = np.sort(rng.choice(card.module_out_features(module), n_cols, replace=False))
-            weights[(layer, module)] = SimpleNamespace(columns=cols,
-                                                       values=rng.normal(0, 0.05, (k, n_cols)).astype(np.float32))
+            values = rng.normal(0, 0.05, (k, n_cols)).astype(np.float32)
+            weights[(layer, module)] = SimpleNamespace(columns=cols, values=values)
     return SimpleNamespace(trace_id="synthetic-test", label="synthetic test data", checksum="", card=card,
                            activations=acts, weights=weights)
 
@@ -59,7 +60,7 @@ def test_proxy_metric_is_weighted_sum_and_monotone_in_width():
     assert err2 == pytest.approx(expected)
     assert ev.measure(prof) == pytest.approx(sum(K_TEST[m] * err2[m] for m in FP_INT_MODULES))
     losses = [ev.measure(PrecisionProfile.from_list([b] * 4)) for b in range(2, 17)]
-    assert all(a > b for a, b in zip(losses, losses[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(losses))
     assert ev.reference_metric() == 0.0 and ev.accuracy(0.004, 0.0) == pytest.approx(0.996)
 
 
