@@ -17,6 +17,7 @@ _LAZY = {
     "PrecisionProfile": "andasim.workload.precision",
     "GeMM": "andasim.workload.gemm",
     "simulate": "andasim.sim.simulate",
+    "search_precision": "andasim.search.api",
 }
 
 
