@@ -103,7 +103,7 @@ def anda_decode(payload: BitPlanePayload) -> np.ndarray:
     out = np.empty(payload.shape, dtype=np.float32)
     kernels.decode_kernel(np.ascontiguousarray(payload.planes).reshape(-1),
                           np.ascontiguousarray(payload.exponents).reshape(-1), rows, payload.shape[-1],
-                          payload.gs, payload.m, out.reshape(-1))
+                          payload.gs, payload.m, out.reshape(-1).view(np.uint32))
     return out
 
 
