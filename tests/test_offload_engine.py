@@ -44,6 +44,17 @@ def test_engine_mode_search_runs_and_reports_engine_inputs():
     assert rep["generation_throughput_tok_per_s"] > 0
 
 
+def test_engine_mode_prices_native_int_overhead_at_the_vector_unit_rate():
+    rep = run_offload(OffloadRequest(model="opt-125m", preset="anda-system", prompt_len=64, gen_len=8,
+                                     percent=(100, 0, 100, 0, 100, 0), gpu_batch_size=2, num_gpu_batches=1,
+                                     compute="engine", hw="anda", anda_m=6, compress_weight=True))
+    ops = rep["native_compute_overhead_ops_per_layer"]
+    rate = 64 * 285e6  # anda.yaml: 64 vector-unit FPUs at 285 MHz, one op per FPU per cycle
+    assert rep["native_compute_overhead_vector_unit_s_per_layer"]["prefill"] == pytest.approx(
+        ops["weight_native_prefill"] / rate, rel=1e-8)
+    assert ops["kv_native_decode_step"] == 0.0  # cache left in FP16
+
+
 def test_engine_mode_on_anda_needs_mantissa_widths():
     from andasim.errors import AndasimInputError
     with pytest.raises(AndasimInputError, match="--anda-m"):
