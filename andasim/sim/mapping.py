@@ -103,9 +103,11 @@ def choose_mapping(job: GemmJob) -> Mapping:
         order = ORDERS[code]
         why = ("all weights resident" if order == "act_outer" and tn >= job.n else
                "all activations resident" if order == "weight_outer" and tm >= job.m else
-               f"{order}: {_ceil(job.m, tm)} activation x {_ceil(job.n, tn)} weight blocks")
-        reason = (f"{why}; K={job.k} kept whole; least DRAM traffic {traffic // 8} B "
-                  f"(operands {(a_full + w_full) * job.count // 8} B) under the buffer capacities")
+               f"{_ceil(job.m, tm)} activation x {_ceil(job.n, tn)} weight blocks")
+        reason = (f"{order}, blocks of {tm} tokens x {tn} features, K={job.k} kept whole ({why}): "
+                  f"least DRAM read traffic {traffic // 8} B "
+                  f"(operands once: {(a_full + w_full) * job.count // 8} B) "
+                  "that fits two blocks per operand buffer")
         return Mapping(tm=tm, tn=tn, kc=job.k, order=order, dram_read_bits=traffic, reason=reason)
     # K split: one tile per block, the largest K chunk (a multiple of the scale group and the
     # lane count) for which two blocks of each operand fit.
