@@ -130,6 +130,9 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
                       link_latency_ns=link_latency_ns, links_per_chip=links_per_chip, full_duplex=full_duplex)
     trace = load_trace(trace_name)
     precision = _precision(trace, profile, m_bits)
+    if precision is None and hw.activation_storage == "anda":
+        raise AndasimInputError(f"trace {trace.trace_id!r} has no precision profile and design {hw.name!r} "
+                                "stores Anda activations: give --m-bits (e.g. 6 or 6,5,6,7) or --profile")
     if regime:
         _regime(hw, trace, precision, link, chip_list, fmt_list, collective, seq_len, batch, split, overlap,
                 codec_ops_per_cycle, out_dir, json_file)
