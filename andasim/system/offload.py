@@ -138,7 +138,7 @@ def policy_report(ev: PolicyEval) -> dict[str, Any]:
         "fractions": {k: _r(v) for k, v in x.items()},
         "percent_flexgen": [_r(100 * x[k]) for k in ("wg", "wc", "cg", "cc", "hg", "hc")],
         "generation_throughput_tok_per_s": _r(ev.throughput_tok_per_s),
-        "decode_throughput_tok_per_s": _r(ev.decode_throughput_tok_per_s),
+        "decode_throughput_tok_per_s": _r(ev.decode_throughput_tok_per_s) if ev.decode_s > 0 else None,
         "latency_s": _r(ev.latency_s), "prefill_s": _r(ev.prefill_s), "decode_s": _r(ev.decode_s),
         "per_layer": {
             "prefill_s": _r(ev.prefill_layer_s), "decode_s": _r(ev.decode_layer_s),
@@ -154,11 +154,22 @@ def policy_report(ev: PolicyEval) -> dict[str, Any]:
     }
 
 
-def run_offload(req: OffloadRequest, progress: Callable[[Iterable], Iterable] | None = None
-                ) -> dict[str, Any]:
-    """Evaluate or search an offloading policy; raises AndasimInputError for user mistakes,
-    including a policy that does not fit (naming the constraint) or a search with no feasible
-    policy (naming the tightest constraint)."""
+@dataclass(frozen=True)
+class _Setup:
+    card: Any
+    shape: OffloadShape
+    system: SystemConfig
+    work: Workload
+    bits: Any
+    compute: ComputeModel
+    compute_info: dict[str, Any]
+
+    def build(self, req: OffloadRequest, gbs: int, nb: int):
+        return build_terms(self.shape, self.system, self.work, self.bits, self.compute, gbs, nb,
+                           cpu_cache_compute=req.cpu_cache_compute, overlap=req.overlap_model)
+
+
+def _setup(req: OffloadRequest) -> _Setup:
     _check_request(req)
     card = load_card(req.model)
     shape = OffloadShape.from_card(card)
@@ -167,10 +178,21 @@ def run_offload(req: OffloadRequest, progress: Callable[[Iterable], Iterable] | 
     w_spec, a_spec, kv_spec = _formats(req)
     bits = tensor_bits(shape, w_spec, a_spec, kv_spec, dequant_workspace=req.compute == "flops")
     compute, compute_info = _compute_model(req, system, card, shape, work, w_spec)
+    return _Setup(card, shape, system, work, bits, compute, compute_info)
+
+
+def run_offload(req: OffloadRequest, progress: Callable[[Iterable], Iterable] | None = None
+                ) -> dict[str, Any]:
+    """Evaluate or search an offloading policy; raises AndasimInputError for user mistakes,
+    including a policy that does not fit (naming the constraint) or a search with no feasible
+    policy (naming the tightest constraint)."""
+    st = _setup(req)
+    card, shape, system, work, bits, compute_info = (st.card, st.shape, st.system, st.work, st.bits,
+                                                      st.compute_info)
+    w_spec, _, kv_spec = _formats(req)
 
     def build(gbs: int, nb: int):
-        return build_terms(shape, system, work, bits, compute, gbs, nb,
-                           cpu_cache_compute=req.cpu_cache_compute, overlap=req.overlap_model)
+        return st.build(req, gbs, nb)
 
     report: dict[str, Any] = {
         "kind": "andasim.offload", "andasim_version": __version__,
@@ -235,17 +257,7 @@ def evaluate_policy(model: str, preset: str, percent: tuple[float, ...], gbs: in
     """Library helper: the PolicyEval of one policy without refusing infeasible ones."""
     req = OffloadRequest(model=model, preset=preset, percent=percent, gpu_batch_size=gbs,
                          num_gpu_batches=nb, **kw)
-    _check_request(req)
-    card = load_card(model)
-    shape = OffloadShape.from_card(card)
-    system = load_system(preset).with_relaxation(req.alpha_g, req.alpha_c, req.alpha_n)
-    work = Workload(req.prompt_len, req.gen_len)
-    w_spec, a_spec, kv_spec = _formats(req)
-    bits = tensor_bits(shape, w_spec, a_spec, kv_spec, dequant_workspace=req.compute == "flops")
-    compute, _ = _compute_model(req, system, card, shape, work, w_spec)
-    terms = build_terms(shape, system, work, bits, compute, gbs, nb,
-                        cpu_cache_compute=req.cpu_cache_compute, overlap=req.overlap_model)
-    return evaluate(terms, percent_to_x(percent))
+    return evaluate(_setup(req).build(req, gbs, nb), percent_to_x(percent))
 
 
 __all__ = ["OffloadRequest", "evaluate_policy", "policy_report", "run_offload"]
