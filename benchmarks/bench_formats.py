@@ -5,7 +5,8 @@ channels scaled ×30 as outliers, seed 0) and M = 4 and 8 it prints values/s of
   * the numba fast path (`anda_quantize`, `anda_encode`, each call allocating its output),
   * the numpy reference (`anda_quantize_reference`; `planes_from_fields(anda_fields_reference(...))`),
     run in chunks of 2 Mi values so that its int64 temporaries fit in memory,
-  * a plain `np.copy` of the same FP16 array,
+  * a plain `np.copy` of the same FP16 array (and `np.copyto` into a preallocated array, the yardstick for
+    `anda_quantize(..., out=)`),
 and the ratios. Each timing is the best of --repeat runs, both wall clock and process CPU time (the machine
 is shared, so CPU time is the steadier figure). NUMBA_NUM_THREADS=1 is set before numba is imported.
 Target (issue 3): quantize >= 400 M values/s on one core.
@@ -79,6 +80,14 @@ def main() -> None:
         anda_encode(small, m)
     copy_w, copy_c = best_time(lambda: np.copy(x), args.repeat)
     print(f"np.copy: {n / copy_w / 1e6:8.0f} M values/s wall, {n / copy_c / 1e6:8.0f} M values/s CPU")
+    dst16 = np.empty_like(x)
+    into_w, into_c = best_time(lambda: np.copyto(dst16, x), args.repeat)
+    print(f"np.copyto (preallocated): {n / into_w / 1e6:8.0f} M values/s wall, {n / into_c / 1e6:8.0f} CPU")
+    out = np.empty(x.shape, dtype=np.float32)
+    for m in (4, 8):
+        fw, fc = best_time(lambda m=m: anda_quantize(x, m, out=out), args.repeat)
+        print(f"M={m:2d} quantize into preallocated out=: {n / fw / 1e6:6.0f} M values/s wall "
+              f"({n / fc / 1e6:6.0f} CPU); {into_w / fw:4.2f} of np.copyto (wall), {into_c / fc:4.2f} (CPU)")
     for m in (4, 8):
         rows = [
             ("quantize", lambda m=m: anda_quantize(x, m),

@@ -224,3 +224,14 @@ def test_m13_plus_is_lossless_for_narrow_groups() -> None:
     # With all exponents equal, M >= 11 keeps every significand bit: x̂ == x.
     x = (np.random.default_rng(5).uniform(1, 2, (4, 64))).astype(np.float16)
     np.testing.assert_array_equal(anda_quantize(x, 11), x.astype(np.float32))
+
+
+def test_quantize_into_preallocated_out() -> None:
+    x = spanning_data(np.random.default_rng(9), (3, 130))
+    out = np.full((3, 130), np.nan, dtype=np.float32)
+    assert anda_quantize(x, 6, out=out) is out
+    assert same_bits(out, bitfield_reference(x, 6, 64))
+    wrong = (np.empty((3, 129), np.float32), np.empty((3, 130), np.float64), np.empty((130, 3), np.float32).T)
+    for bad in wrong:
+        with pytest.raises(AndasimInputError, match="out must be"):
+            anda_quantize(x, 6, out=bad)

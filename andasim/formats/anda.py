@@ -50,12 +50,21 @@ def _raise_if_bad(bad: int, original: np.ndarray) -> None:
         raise_bad_value(np.asarray(original), bad, "anda input")
 
 
-def anda_quantize(x: np.ndarray, m: int, gs: int = 64) -> np.ndarray:
-    """Anda-quantize `x` (groups along the last axis) with the numba kernel; float32, same shape."""
+def anda_quantize(x: np.ndarray, m: int, gs: int = 64, *, out: np.ndarray | None = None) -> np.ndarray:
+    """Anda-quantize `x` (groups along the last axis) with the numba kernel; float32, same shape.
+
+    `out` (optional, C-contiguous float32 of x's shape) is filled and returned instead of a new array:
+    for large tensors the page faults of a fresh output cost more than the quantization itself.
+    """
     m, gs = check_m_gs(m, gs)
     h = to_fp16(x, "anda input")
     u, row_len = _bits_rows(h)
-    out = np.empty(h.shape, dtype=np.float32)
+    if out is None:
+        out = np.empty(h.shape, dtype=np.float32)
+    elif not (isinstance(out, np.ndarray) and out.dtype == np.float32 and out.shape == h.shape
+              and out.flags.c_contiguous and out.flags.writeable):
+        raise AndasimInputError(
+            f"anda_quantize: out must be a writeable C-contiguous float32 array of shape {h.shape}")
     _raise_if_bad(kernels.quantize_kernel(u, row_len, gs, m, out.reshape(-1).view(np.uint32)), x)
     return out
 
