@@ -109,8 +109,9 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
 
     \b
     Example:
-      andasim tp --hw anda --trace smollm2-135m --chips 3 --split strict \\
+      andasim tp --hw anda --trace smollm2-135m --m-bits 6 --chips 3 --error-chips 1,2,4,8 \\
         --collective allgather --format bf16 --format hybrid:k_frac=1/64 --out out/tp
+      andasim tp --hw anda --trace llama2-7b --chips 2,4,8,16 --format hybrid:k_frac=1/64 --regime
     """
     from andasim.hw.config import load_hw
     from andasim.report.writers import write_json
