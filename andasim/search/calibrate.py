@@ -158,5 +158,21 @@ def agree(trace_name: str, coefficients: str | None, journals: tuple[str, ...]) 
     click.echo(json.dumps(agreement(list(journals), proxy, (0.001, 0.01)), indent=1, sort_keys=True))
 
 
+@main.command("summary")
+@click.argument("journals", nargs=-1, required=True)
+def summary(journals: tuple[str, ...]) -> None:
+    """Evaluations and evaluator time of each journal (reused evaluations count with their original time)."""
+    for path in journals:
+        config, events = read_journal(path)
+        evals = [e for e in events if e["type"] == "eval"]
+        ref = next((e for e in events if e["type"] == "reference"), None)
+        best = next((e for e in reversed(evals) if e.get("accepted")), None)
+        eval_s = sum(e["wall_s"] for e in evals)
+        click.echo(f"{path}: algorithm {config.get('algorithm')}, δ={config.get('tolerance')}: "
+                   f"{len(evals)} evaluations ({sum('reused_from' in e for e in evals)} reused), "
+                   f"evaluator time {eval_s:.0f} s + reference {ref['wall_s'] if ref else 0:.0f} s; "
+                   f"best {best['combination'] if best else None}")
+
+
 if __name__ == "__main__":
     main()
