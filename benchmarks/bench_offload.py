@@ -1,0 +1,67 @@
+"""Benchmark: offload policy search cost (issue 9).
+
+Times, on the t4-flexgen preset with FLOP-rate compute: one placement LP (scipy HiGHS, OPT-30B,
+gbs 48, nb 3), and full `--search` runs (gbs in {1, 2, 3, 4k <= 128}, nb <= 20) for OPT-30B and
+OPT-175B at prompt 512, 32 tokens, both overlap models. Also one accelerator-mode search (OPT-30B on
+anda-system, --compute engine --hw anda --anda-m 6) whose time is dominated by the cycle engine.
+Each timing is the best of --repeat runs (wall clock and process CPU time; the machine is shared).
+
+Run: .venv/bin/python benchmarks/bench_offload.py [--repeat 3] [--no-engine]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from collections.abc import Callable
+
+from andasim.system.offload import OffloadRequest, run_offload
+from andasim.system.offload_cost import OffloadShape, TensorBits, Workload, build_terms, flop_compute_model
+from andasim.system.offload_search import solve_placement
+from andasim.system.offload_tiers import load_system
+from andasim.workload.card import load_card
+
+
+def best_of(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    wall, cpu = [], []
+    for _ in range(repeat):
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    return min(wall), min(cpu)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-engine", action="store_true")
+    args = ap.parse_args()
+    print(f"python {platform.python_version()}, {platform.machine()}, {platform.processor() or '?'}")
+    system = load_system("t4-flexgen")
+    shape = OffloadShape.from_card(load_card("opt-30b"))
+    work = Workload(512, 32)
+    terms = build_terms(shape, system, work, TensorBits(), flop_compute_model(system, shape, work), 48, 3,
+                        cpu_cache_compute=True)
+    n_lp = 200
+    wall, cpu = best_of(lambda: [solve_placement(terms) for _ in range(n_lp)], args.repeat)
+    print(f"one LP (OPT-30B, 48x3): {wall / n_lp * 1e3:.2f} ms wall, {cpu / n_lp * 1e3:.2f} ms CPU")
+    for model in ("opt-30b", "opt-175b"):
+        for overlap in ("paper", "code"):
+            req = OffloadRequest(model=model, preset="t4-flexgen", search=True, cpu_cache_compute=True,
+                                 overlap_model=overlap)
+            points = run_offload(req)["search"]["points_feasible"]
+            wall, cpu = best_of(lambda req=req: run_offload(req), args.repeat)
+            print(f"search {model} {overlap}: {points} feasible (gbs, nb) LPs, "
+                  f"{wall:.2f} s wall, {cpu:.2f} s CPU")
+    if not args.no_engine:
+        req = OffloadRequest(model="opt-30b", preset="anda-system", search=True, cpu_cache_compute=True,
+                             compute="engine", hw="anda", anda_m=6)
+        wall, cpu = best_of(lambda: run_offload(req), 1)
+        print(f"engine-mode search opt-30b on anda-system: {wall:.2f} s wall, {cpu:.2f} s CPU (first run, "
+              "numba cache warm)")
+
+
+if __name__ == "__main__":
+    main()
