@@ -54,7 +54,7 @@ def rebuild_partials(x: np.ndarray, w: np.ndarray, bounds: list[tuple[int, int]]
         raise AndasimInputError(f"X {x.shape} and W {w.shape} do not multiply")
     x64 = np.asarray(x, dtype=np.float64)
     w64 = np.asarray(w, dtype=np.float64)
-    return np.stack([(x64[:, a:b] @ w64[a:b]).astype(np.float32) for a, b in bounds])
+    return np.stack([(np.ascontiguousarray(x64[:, a:b]) @ w64[a:b]).astype(np.float32) for a, b in bounds])
 
 
 def reduce_partials(partials: np.ndarray, payload: FittedPayload, collective: str,
@@ -102,7 +102,7 @@ class ErrorRow:
     tokens_calib: int
     tokens_eval: int
     rel_error: float
-    sqnr_db: float
+    sqnr_db: float | None   # -20 log10(rel_error); None when the error is exactly 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,37 +113,50 @@ def _k_bf16(fitted: FittedPayload) -> int:
     return 0 if keep is None else int(keep.size)
 
 
-def layer_error(x: np.ndarray, w: np.ndarray, *, n_chips: int, payload: PayloadSpec, collective: str,
-                align: int = 1, calib_frac: float = 0.5, chunk_tokens: int = 64,
-                e_full: int | None = None, layer: int = -1, module: str = "") -> ErrorRow:
-    """Error of one row-parallel layer for one (N, payload, collective)."""
+def _split_tokens(t: int, calib_frac: float) -> int:
     if not 0 < calib_frac < 1:
         raise AndasimInputError(f"calib_frac must be in (0, 1), got {calib_frac}")
-    if collective == "ring_allreduce" and payload.calibrated:
-        raise AndasimInputError(
-            f"ring_allreduce re-encodes partial sums at every hop; calibrated payload {payload.spec!r} "
-            "has static parameters only for single partials: use allgather, oneshot or twoshot")
-    t = x.shape[0]
     t_cal = round(t * calib_frac)
     if t_cal < 1 or t - t_cal < 1:
         raise AndasimInputError(f"{t} tokens cannot be split into calibration and held-out parts "
                                 f"with calib_frac={calib_frac}")
-    bounds = split_bounds(x.shape[1], n_chips, align)
-    parts = rebuild_partials(x, w, bounds)
+    return t_cal
+
+
+def partials_error(parts: np.ndarray, y_eval: np.ndarray, t_cal: int, *, payload: PayloadSpec,
+                   collective: str, chunk_tokens: int = 64, e_full: int | None = None, layer: int = -1,
+                   module: str = "") -> ErrorRow:
+    """Error for chip partials `parts` [N, T, E] (first `t_cal` tokens calibrate) against the exact
+    held-out output `y_eval` [T - t_cal, E] (float64)."""
+    if collective == "ring_allreduce" and payload.calibrated:
+        raise AndasimInputError(
+            f"ring_allreduce re-encodes partial sums at every hop; calibrated payload {payload.spec!r} "
+            "has static parameters only for single partials: use allgather, oneshot or twoshot")
+    n, t, e = parts.shape
     cal, ev = parts[:, :t_cal], parts[:, t_cal:]
     fitted = fit_payload(payload, cal, chunk_tokens=chunk_tokens, e_full=e_full)
     second = None
     if collective == "twoshot":
         sums = cal.astype(np.float64).sum(axis=0).astype(np.float32)[None]
         second = fit_payload(payload, sums, chunk_tokens=chunk_tokens, e_full=e_full)
-    y = np.asarray(x[t_cal:], dtype=np.float64) @ np.asarray(w, dtype=np.float64)
     y_hat = reduce_partials(ev, fitted, collective, second)
-    err = rel_error(y, y_hat)
-    sqnr = float("inf") if err == 0 else -20.0 * np.log10(err)
-    return ErrorRow(layer=layer, module=module, n_chips=n_chips, payload=payload.spec, collective=collective,
-                    bits_per_value=float(fitted.bits_per_value((t - t_cal, w.shape[1]))),
-                    k_bf16=_k_bf16(fitted), e_sampled=int(w.shape[1]), tokens_calib=t_cal,
-                    tokens_eval=t - t_cal, rel_error=err, sqnr_db=sqnr)
+    err = rel_error(y_eval, y_hat)
+    return ErrorRow(layer=layer, module=module, n_chips=n, payload=payload.spec, collective=collective,
+                    bits_per_value=float(fitted.bits_per_value((t - t_cal, e))),
+                    k_bf16=_k_bf16(fitted), e_sampled=int(e), tokens_calib=t_cal,
+                    tokens_eval=t - t_cal, rel_error=err,
+                    sqnr_db=-20.0 * float(np.log10(err)) if err > 0 else None)
+
+
+def layer_error(x: np.ndarray, w: np.ndarray, *, n_chips: int, payload: PayloadSpec, collective: str,
+                align: int = 1, calib_frac: float = 0.5, chunk_tokens: int = 64,
+                e_full: int | None = None, layer: int = -1, module: str = "") -> ErrorRow:
+    """Error of one row-parallel layer for one (N, payload, collective)."""
+    t_cal = _split_tokens(x.shape[0], calib_frac)
+    parts = rebuild_partials(x, w, split_bounds(x.shape[1], n_chips, align))
+    y = np.asarray(x[t_cal:], dtype=np.float64) @ np.asarray(w, dtype=np.float64)
+    return partials_error(parts, y, t_cal, payload=payload, collective=collective, chunk_tokens=chunk_tokens,
+                          e_full=e_full, layer=layer, module=module)
 
 
 def trace_error_table(trace: Any, n_chips_list: list[int], payload_specs: list[str], collective: str, *,
@@ -173,13 +186,17 @@ def trace_error_table(trace: Any, n_chips_list: list[int], payload_specs: list[s
         from tqdm import tqdm
         jobs = tqdm(jobs, desc="tp error", unit="layer")
     for layer, module, x in jobs:
-        sample = trace.weights[(layer, module)]
+        x64 = np.asarray(x, dtype=np.float64)
+        w64 = np.asarray(trace.weights[(layer, module)].values, dtype=np.float64)
+        t_cal = _split_tokens(x64.shape[0], calib_frac)
+        y_eval = x64[t_cal:] @ w64
         align = card.head_dim if module == "o" else 1
         for n in n_chips_list:
+            parts = rebuild_partials(x64, w64, split_bounds(x64.shape[1], n, align))
             for ps in payloads:
-                rows.append(layer_error(x, sample.values, n_chips=n, payload=ps, collective=collective,
-                                        align=align, calib_frac=calib_frac, chunk_tokens=chunk_tokens,
-                                        e_full=e_full[module], layer=layer, module=module))
+                rows.append(partials_error(parts, y_eval, t_cal, payload=ps, collective=collective,
+                                           chunk_tokens=chunk_tokens, e_full=e_full[module], layer=layer,
+                                           module=module))
     return rows
 
 
