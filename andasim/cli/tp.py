@@ -52,7 +52,8 @@ def _precision(trace: Any, profile: str | None, m_bits: str | None) -> Any:
 @click.option("--collective", type=click.Choice(COLLECTIVES), default="allgather", show_default=True,
               help="All-reduce algorithm after o and down.")
 @click.option("--format", "formats", multiple=True,
-              help=f"Payload format (repeat to compare; default bf16 and hybrid:k_frac=1/64): {PAYLOAD_HELP}")
+              help=f"Payload format (repeat to compare; default bf16 and hybrid:k_frac=1/64, bf16 only for "
+                   f"ring_allreduce): {PAYLOAD_HELP}")
 @click.option("--phase", type=click.Choice(["prefill", "decode"]), default="prefill", show_default=True)
 @click.option("--seq-len", type=int, default=2048, show_default=True,
               help="Prompt tokens (prefill) or context (decode).")
@@ -125,7 +126,7 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
             raise AndasimInputError(f"{name} must be >= 1, got {value}")
     chip_list = _int_list(chips, "--chips")
     err_chips = _int_list(error_chips, "--error-chips") if error_chips else chip_list
-    fmt_list = list(formats) or list(_DEFAULT_FORMATS)
+    fmt_list = list(formats) or (["bf16"] if collective == "ring_allreduce" else list(_DEFAULT_FORMATS))
     hw = load_hw(hw_name)
     link = link_model(hw, topology=topology, link_bw_gb_per_s=link_bw_gb_per_s,
                       link_latency_ns=link_latency_ns, links_per_chip=links_per_chip, full_duplex=full_duplex)
