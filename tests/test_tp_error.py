@@ -157,3 +157,29 @@ def test_bf16_ring_allreduce_rounds_every_hop() -> None:
     assert exact.rel_error < 1e-6
     # BF16 keeps 8 significant bits (u = 2^-9); N = 4 roundings of partial sums stay within a few u
     assert 1e-4 < bf.rel_error < 4 * 2.0 ** -9
+
+
+@pytest.mark.parametrize("collective", ["allgather", "oneshot", "twoshot", "ring_allreduce"])
+def test_identity_payload_is_exact_for_every_collective(collective: str) -> None:
+    x, w = _synthetic(t=64, k=96, e=32, seed=4)
+    row = layer_error(x, w, n_chips=4, payload=parse_payload("none"), collective=collective)
+    # only the one FP32 rounding of each partial (and of the sum for two-shot/ring) remains
+    assert row.rel_error < 4 * U32
+
+
+def test_per_token_payload_bits_from_formats_layer() -> None:
+    from andasim.system.tensor_parallel import payload_bits
+
+    # symmetric Int8 with one FP16 scale per token of E = 4096 values: 8 + 16/4096
+    assert payload_bits(parse_payload("int8_token"), 16, 4096) == 8 + 16 / 4096
+    assert payload_bits(parse_payload("int:bits=4,g=64,asym"), 16, 4096) == 4.5
+    assert payload_bits(parse_payload("hybrid:k=80"), 16, 5120) == 4.1875
+    assert payload_bits(parse_payload("none"), 16, 4096) == 32.0
+
+
+def test_calibration_split_is_checked() -> None:
+    x, w = _synthetic(t=10, e=16)
+    with pytest.raises(AndasimInputError, match="calib_frac"):
+        layer_error(x, w, n_chips=2, payload=parse_payload("static"), collective="allgather", calib_frac=1.0)
+    with pytest.raises(AndasimInputError, match="cannot be split"):
+        layer_error(x[:1], w, n_chips=2, payload=parse_payload("static"), collective="allgather")
