@@ -175,6 +175,15 @@ def test_non_float_input_refused(x: np.ndarray) -> None:
         anda_quantize(x, 4)
 
 
+@pytest.mark.parametrize("spec", ["anda:m=4", "bfp:round=rne", "mxint8", "int:bits=4", "fp16", "bf16"])
+@pytest.mark.parametrize("shape", [(0,), (3, 0), (0, 64)])
+def test_empty_arrays_refused(spec: str, shape: tuple[int, ...]) -> None:
+    with pytest.raises(AndasimInputError, match="non-empty"):
+        get(spec).quantize(np.zeros(shape, dtype=np.float32))
+    with pytest.raises(AndasimInputError, match="non-empty"):
+        anda_integer_fields(np.zeros(shape, dtype=np.float16), 4)
+
+
 @pytest.mark.parametrize("m, gs", [(0, 64), (17, 64), (4, 0), (4, -64), (2.5, 64), (True, 64)])
 def test_bad_parameters_refused(m: object, gs: object) -> None:
     with pytest.raises(FormatSpecError):

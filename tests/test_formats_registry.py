@@ -112,3 +112,53 @@ def test_metrics_refuse_bad_input() -> None:
         metrics.sqnr_db(np.ones(3), np.array([1.0, np.nan, 1.0]))
     with pytest.raises(AndasimInputError, match="float"):
         metrics.cosine(np.ones(3, dtype=int), np.ones(3))
+
+
+ALL_SPECS = ["fp16", "bf16", "anda:m=6", "bfp:round=rne", "mxint8", "mxfp8_e4m3", "mxfp4_e2m1",
+             "int:bits=4,g=64,asym", "int:bits=4,g=channel,sym"]
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS)
+def test_every_format_refuses_nan_inf_and_non_float(spec: str) -> None:
+    fmt = get(spec)
+    for bad, what in ((np.nan, "NaN"), (np.inf, "infinite"), (-np.inf, "infinite")):
+        x = np.ones((3, 40), dtype=np.float32)
+        x[2, 17] = bad
+        with pytest.raises(AndasimInputError, match=rf"index \(2, 17\) .*{what}"):
+            fmt.quantize(x)
+        with pytest.raises(AndasimInputError, match=rf"index \(2, 17\) .*{what}"):
+            fmt.encode(x)
+    with pytest.raises(AndasimInputError, match="float16/float32/float64"):
+        fmt.quantize(np.ones((3, 40), dtype=np.int32))
+
+
+def test_hybrid_refuses_nan_in_calibration_and_input() -> None:
+    calib = np.ones((4, 8), dtype=np.float32)
+    calib[1, 3] = np.nan
+    with pytest.raises(AndasimInputError, match=r"index \(1, 3\) is NaN"):
+        get("hybrid:k=1").fit(calib)
+    fitted = get("hybrid:k=1").fit(np.ones((4, 8), dtype=np.float32))
+    with pytest.raises(AndasimInputError, match=r"index \(0, 7\) is infinite"):
+        fitted.quantize(np.array([[1, 1, 1, 1, 1, 1, 1, np.inf]], dtype=np.float32))
+
+
+def test_float64_beyond_float32_range_refused() -> None:
+    with pytest.raises(AndasimInputError, match=r"index \(1,\) = 1e\+300 exceeds the float32 range"):
+        get("mxint8").quantize(np.array([1.0, 1e300]))
+
+
+def test_corrupt_payloads_refused() -> None:
+    fmt = get("anda:m=4")
+    p = fmt.encode(np.ones((2, 64), dtype=np.float32))
+    bad_exp = type(p)(planes=p.planes, exponents=np.full_like(p.exponents, 31), shape=p.shape, m=4, gs=64)
+    with pytest.raises(AndasimInputError, match=r"1\.\.30"):
+        fmt.decode(bad_exp)
+    bad_shape = type(p)(planes=p.planes[:1], exponents=p.exponents, shape=p.shape, m=4, gs=64)
+    with pytest.raises(AndasimInputError, match="planes must be"):
+        fmt.decode(bad_shape)
+    with pytest.raises(AndasimInputError, match="payload was encoded with m=4"):
+        get("anda:m=5").decode(p)
+    mx = get("mxint8")
+    mp = mx.encode(np.ones((2, 64), dtype=np.float32))
+    with pytest.raises(AndasimInputError, match="codes must be"):
+        mx.decode(type(mp)(codes=mp.codes[:, :1], scales=mp.scales, shape=mp.shape, name="mxint8"))

@@ -48,6 +48,8 @@ class BitPlanePayload:
             raise AndasimInputError(
                 f"payload exponents must be uint8 {want_planes[:-1]}, got {self.exponents.dtype} "
                 f"{self.exponents.shape}")
+        if self.exponents.size and not (int(self.exponents.min()) >= 1 and int(self.exponents.max()) <= 30):
+            raise AndasimInputError("payload exponents must be FP16 biased exponents in 1..30")
 
 
 def planes_from_fields(signs: np.ndarray, mants: np.ndarray, m: int) -> np.ndarray:

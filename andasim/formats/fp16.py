@@ -33,6 +33,8 @@ def check_float_array(x: object, what: str = "input") -> np.ndarray:
             f"{what}: expected a float16/float32/float64 array, got dtype {arr.dtype}")
     if arr.ndim == 0:
         raise AndasimInputError(f"{what}: expected an array with at least one axis, got a scalar")
+    if arr.size == 0:
+        raise AndasimInputError(f"{what}: expected a non-empty array, got shape {arr.shape}")
     return arr
 
 
@@ -77,10 +79,14 @@ def to_f32(x: object, what: str = "input") -> np.ndarray:
     """Return `x` as a finite float32 array (for formats that work on float32 values: MX, INT, hybrid)."""
     arr = check_float_array(x, what)
     refuse_nonfinite(arr, what)
-    out = np.ascontiguousarray(arr, dtype=np.float32)
     if arr.dtype == np.float64:
-        refuse_nonfinite(out, what)  # float64 beyond the float32 range
-    return out
+        big = np.abs(arr) > np.finfo(np.float32).max
+        if big.any():
+            first = int(np.flatnonzero(big.ravel())[0])
+            raise AndasimInputError(
+                f"{what}: element at index {_index_of(first, arr.shape)} = {float(arr.reshape(-1)[first])!r} "
+                "exceeds the float32 range; only finite float32-range values are accepted")
+    return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 def fp16_fields(h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

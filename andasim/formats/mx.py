@@ -149,6 +149,11 @@ class MxFormat(Format):
     def decode(self, payload: MxPayload) -> np.ndarray:
         if not isinstance(payload, MxPayload) or payload.name != self.spec:
             raise AndasimInputError(f"{self.spec} decode: expected an MxPayload of {self.spec}")
+        want = (*payload.shape[:-1], -(-payload.shape[-1] // BLOCK))
+        if (payload.codes.dtype != np.uint8 or payload.codes.shape != (*want, BLOCK)
+                or payload.scales.dtype != np.uint8 or payload.scales.shape != want):
+            raise AndasimInputError(
+                f"{self.spec} decode: codes must be uint8 {(*want, BLOCK)} and scales uint8 {want}")
         shared = payload.scales.astype(np.int64) - SCALE_EMAX
         vals = np.ldexp(self._from_codes(payload.codes), shared[..., None]).astype(np.float32)
         shape = payload.shape
