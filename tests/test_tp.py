@@ -88,6 +88,10 @@ def test_bytes_per_collective_match_formulas(hw, n: int) -> None:
     assert ag.compute_s == ring.compute_s
     assert 0 <= ag.overlap_s <= ag.link_s
     assert ag.exposed_comm_s == pytest.approx(ag.encode_s + ag.link_s - ag.overlap_s + ag.decode_sum_s)
+    per = ag.to_dict()["collectives"]
+    assert [c["after"] for c in per[:2]] == ["L0.o", "L0.down"]
+    assert [c["next_gemm"] for c in per[:2]] == ["L0.up", "L1.qkv"] and per[-1]["next_gemm"] is None
+    assert sum(c["exposed_s"] for c in per) == pytest.approx(ag.exposed_comm_s)
     no = simulate_tp(hw, card, PREC, link, n_chips=n, collective="allgather", payload="hybrid:k_frac=1/64",
                      phase="decode", seq_len=128, batch=t, overlap=False)
     assert no.overlap_s == 0 and no.exposed_comm_s >= ag.exposed_comm_s

@@ -154,6 +154,11 @@ class CollectiveTiming:
     def exposed_s(self) -> float:
         return self.encode_s + self.cost.link_time_s - self.overlap_s + self.decode_sum_s
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"after": self.after, "next_gemm": self.next_gemm, "link_time_s": self.cost.link_time_s,
+                "encode_s": self.encode_s, "decode_sum_s": self.decode_sum_s, "overlap_s": self.overlap_s,
+                "exposed_s": self.exposed_s}
+
 
 @dataclass(frozen=True)
 class TPResult:
@@ -181,6 +186,7 @@ class TPResult:
     collectives_per_step: int
     bytes_per_chip_per_collective: float
     link_time_per_collective_s: float
+    collectives: tuple[dict[str, Any], ...] = ()   # per collective: where, overlap partner, times
     chip_result: Any = field(repr=False, compare=False, default=None)
 
     @property
@@ -208,7 +214,10 @@ def simulate_tp(hw: HardwareConfig, card: Any, precision: Any, link: LinkModel, 
         raise AndasimInputError(f"ring_allreduce re-encodes partial sums at every hop; calibrated payload "
                                 f"{payload!r} is only defined on single partials: use allgather, oneshot or "
                                 "twoshot")
-    full = card.gemms(phase=phase, seq_len=seq_len, batch=batch, kv_len=kv_len, modules=modules)
+    try:
+        full = card.gemms(phase=phase, seq_len=seq_len, batch=batch, kv_len=kv_len, modules=modules)
+    except ValueError as exc:
+        raise AndasimInputError(str(exc)) from None
     chip = partition_gemms(card, full, n_chips, split)
     result = simulate(hw, chip, precision, phase=phase, seq_len=seq_len, batch=batch, kv_len=kv_len,
                       modules=modules)
@@ -244,7 +253,8 @@ def simulate_tp(hw: HardwareConfig, card: Any, precision: Any, link: LinkModel, 
                     codec_ops_per_cycle=codec_ops_per_cycle or hw.vector_unit.fpus,
                     step_latency_s=compute_s + exposed, collectives_per_step=len(timings),
                     bytes_per_chip_per_collective=first.bytes_sent_per_rank,
-                    link_time_per_collective_s=first.link_time_s, chip_result=result)
+                    link_time_per_collective_s=first.link_time_s,
+                    collectives=tuple(t.to_dict() for t in timings), chip_result=result)
 
 
 def _dram_stall_s(result: Any, chip: list[GeMM], freq_hz: float) -> list[float]:
