@@ -70,14 +70,17 @@ def test_info_llama7b():
     assert "0.2487 of MACs" in out
 
 
-@pytest.mark.skipif("smollm2-135m" not in bundled_trace_names(), reason="real trace not bundled yet")
-def test_info_smollm2_bundled():
-    result = CliRunner().invoke(main, ["trace", "info", "smollm2-135m"])
+@pytest.mark.parametrize("name", ["smollm2-135m", "gemma3-270m"])
+def test_info_real_bundled(name):
+    assert name in bundled_trace_names()
+    result = CliRunner().invoke(main, ["trace", "info", name])
     assert result.exit_code == 0, result.output
     assert "real recorded activations" in result.output and "GGUF quantization noise" in result.output
     assert "L0.qkv" in result.output and "outlier channels" in result.output
-    trace = load_trace("smollm2-135m")
+    trace = load_trace(name)
     assert not trace.shape_only and trace.default_profile is None
+    assert trace.provenance["command"].startswith(f"andasim trace record --model {name} --corpus wiki")
+    assert trace.card.name == name and len(trace.provenance["sampling"]["positions"]) == 96
 
 
 def test_info_real_trace_file_and_list(tmp_path):

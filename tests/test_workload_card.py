@@ -148,3 +148,21 @@ def test_round_trip_dict_and_strict_loading(tmp_path):
     odd = card.to_dict() | {"n_kv_heads": 3}
     with pytest.raises(ConfigError, match="multiple"):
         ModelCard.from_dict(odd)
+
+
+@pytest.mark.slow  # importing transformers costs ~7 s of CPU
+def test_card_from_transformers_config():
+    transformers = pytest.importorskip("transformers")
+    from andasim.workload.hf_models import card_from_config
+
+    # transformers' default OPTConfig is OPT-125M and its default LlamaConfig is LLaMA-7B
+    opt = card_from_config(transformers.OPTConfig(), name="opt", source="test")
+    assert opt.param_count() == load_card("opt-125m").param_count()
+    assert (opt.gated, opt.linear_bias, opt.learned_positions) == (False, True, 2050)
+    llama = card_from_config(transformers.LlamaConfig(), name="llama", source="test")
+    assert llama.param_count() == load_card("llama-7b").param_count()
+    qwen = transformers.Qwen2Config(hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                                    num_attention_heads=14, num_key_value_heads=2, vocab_size=151936,
+                                    tie_word_embeddings=True)
+    assert card_from_config(qwen, name="q", source="t").param_count() == \
+        load_card("qwen2.5-coder-0.5b").param_count()
