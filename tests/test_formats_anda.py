@@ -18,7 +18,7 @@ from andasim.formats import (
     anda_quantize_reference,
     get,
 )
-from andasim.formats.bitplanes import fields_from_planes, planes_from_fields
+from andasim.formats.bitplanes import fields_from_planes, planes_from_fields, unpad_last, values_from_fields
 
 
 def bitfield_reference(x16: np.ndarray, m: int, gs: int) -> np.ndarray:
@@ -81,6 +81,12 @@ def test_quantize_and_encode_match_bitfield_reference(data: np.ndarray, m: int, 
     payload = anda_encode(data, m, gs)
     assert payload.planes.shape == (37, -(-200 // gs), 1 + m)
     assert same_bits(anda_decode(payload), ref)
+    # numba encode/decode kernels against the numpy plane packer/unpacker
+    r_signs, r_mants, r_exps = anda_fields_reference(data, m, gs)
+    assert (planes_from_fields(r_signs, r_mants, m) == payload.planes).all()
+    assert (r_exps == payload.exponents).all()
+    signs, mants = fields_from_planes(payload.planes, gs, m)
+    assert same_bits(unpad_last(values_from_fields(signs, mants, payload.exponents, m), data.shape), ref)
     fmt = get(f"anda:m={m},gs={gs}")
     assert same_bits(fmt.decode(fmt.encode(data)), fmt.quantize(data))
 
