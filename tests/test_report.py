@@ -164,3 +164,27 @@ def test_per_layer_energy_columns_sum_to_the_total(small_run):
     assert "mm2" in summary and "TOPS/W" in summary and "anda_16nm" in summary
     with pytest.raises(ValueError, match="rows but the result has"):
         append_energy_columns("a\n1\n", result, hw)
+
+
+# --- sweep cache -------------------------------------------------------------------------------
+
+def test_sweep_cache_reuses_matching_runs_and_recomputes_damaged_ones(tmp_path):
+    from andasim.report.sweep import Sweep, Workload
+
+    wl = Workload(seq_len=64)
+    first = Sweep(tmp_path, wl)
+    a = first.run("pe64", "opt1.3b", "anda-paper/wikitext2/1pct")
+    b = first.run("fp_fp", "opt1.3b", "anda-paper/wikitext2/1pct")
+    assert first.simulated == 2 and b.profile is None  # FP16 storage: profile not used, not keyed
+    again = Sweep(tmp_path, wl)
+    assert again.run("pe64", "opt1.3b", "anda-paper/wikitext2/1pct") == a
+    assert again.run("fp_fp", "opt1.3b", "anda-paper/wikitext2/0.1pct") == b  # same FP16 run reused
+    assert (again.simulated, again.reused) == (0, 2)
+    for path in tmp_path.glob("pe64__*.json"):
+        path.write_text("{ torn", encoding="utf-8")
+    third = Sweep(tmp_path, wl)
+    assert third.run("pe64", "opt1.3b", "anda-paper/wikitext2/1pct") == a
+    assert third.simulated == 1
+    other = Sweep(tmp_path, Workload(seq_len=32))  # another workload never reuses these files
+    assert other.run("pe64", "opt1.3b", "anda-paper/wikitext2/1pct").cycles < a.cycles
+    assert other.simulated == 1

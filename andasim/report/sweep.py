@@ -1,10 +1,11 @@
 """Run a grid of (design, trace, profile) simulations for comparisons, with a resumable cache.
 
 Each finished run is stored as one small JSON file (written atomically) under the cache folder,
-keyed by everything that determines it: the design config, its cost table, the workload and
-the andasim version. A rerun (or a resumed, interrupted one) reuses matching files and simulates
-only what is missing. Designs whose activations are stored as FP16 ignore the mantissa profile
-(the engine runs them with `m_bits=None`), so they are simulated once per trace, not per profile.
+keyed by everything that determines it: the design config, its cost table, the workload, the
+andasim version and a hash of the engine's source. A rerun (or a resumed, interrupted one)
+reuses matching files and simulates only what is missing. Designs whose activations are stored
+as FP16 ignore the mantissa profile (the engine runs them with `m_bits=None`), so they are
+simulated once per trace, not per profile.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,19 @@ class Workload:
 def run_tokens(inputs: dict[str, Any]) -> int:
     """Tokens of a run from its echoed inputs (phase, seq_len, batch)."""
     return Workload(phase=inputs["phase"], seq_len=int(inputs["seq_len"]), batch=int(inputs["batch"])).tokens
+
+
+@lru_cache(maxsize=1)
+def engine_fingerprint() -> str:
+    """Hash of the engine's source (andasim/sim, andasim/hw/pe.py): a changed engine invalidates the cache."""
+    import andasim.hw.pe
+    import andasim.sim
+
+    files = [*sorted(Path(andasim.sim.__file__).parent.glob("*.py")), Path(andasim.hw.pe.__file__)]
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()
 
 
 def _slug(text: str) -> str:
@@ -106,7 +121,7 @@ class Sweep:
     def _key(self, hw: HardwareConfig, trace: Any, profile_name: str | None) -> dict[str, Any]:
         table = table_for(hw)
         table_text = json.dumps(table.data, sort_keys=True, default=str)
-        return {"andasim_version": __version__, "hw": hw.to_dict(),
+        return {"andasim_version": __version__, "engine_sha256": engine_fingerprint(), "hw": hw.to_dict(),
                 "cost_table_sha256": hashlib.sha256(table_text.encode()).hexdigest(),
                 "trace": trace.trace_id, "trace_checksum": getattr(trace, "checksum", ""),
                 "profile": profile_name, "workload": self.workload.to_dict()}
