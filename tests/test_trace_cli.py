@@ -112,6 +112,17 @@ def test_record_without_torch_says_how_to_install(monkeypatch, tmp_path):
     assert "docs/models.md" in result.output
 
 
+def test_record_rejects_bad_model(tmp_path):
+    result = CliRunner().invoke(main, ["trace", "record", "--model", str(tmp_path / "none"), "--out",
+                                       str(tmp_path / "x.npz")])
+    assert result.exit_code == 2 and "not a short name" in result.output
+    text_file = tmp_path / "model.bin"
+    text_file.write_text("x")
+    result = CliRunner().invoke(main, ["trace", "record", "--model", str(text_file), "--out",
+                                       str(tmp_path / "x.npz")])
+    assert result.exit_code == 2 and ".gguf" in result.output
+
+
 def test_record_rejects_bad_layers():
     from andasim.workload.recorder import parse_layers
 

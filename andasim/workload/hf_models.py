@@ -106,12 +106,25 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_model_arg(name_or_path: str) -> None:
+    """Refuse a --model that is neither a short name nor an existing directory or .gguf file."""
+    if name_or_path in SHORT_NAMES:
+        return
+    path = Path(name_or_path)
+    if not path.exists():
+        raise AndasimInputError(f"--model {name_or_path!r}: not a short name "
+                                f"({', '.join(SHORT_NAMES)}) nor an existing directory or .gguf file")
+    if path.is_file() and path.suffix != ".gguf":
+        raise AndasimInputError(f"--model {name_or_path!r}: a model file must be .gguf")
+
+
 def load_causal_lm(name_or_path: str) -> tuple[Any, Any, dict[str, Any]]:
     """(model in fp32 eval mode, tokenizer, info) for a short name, a local HF dir or a .gguf file.
 
     `info` holds model_id, package, package_version, weight_format, license, file, file_sha256,
     torch/transformers versions: the provenance a trace records.
     """
+    check_model_arg(name_or_path)
     torch = require_torch()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -126,11 +139,6 @@ def load_causal_lm(name_or_path: str) -> tuple[Any, Any, dict[str, Any]]:
                     weight_format=entry["weight_format"], license=entry["license"])
     else:
         path = Path(name_or_path)
-        if not path.exists():
-            raise AndasimInputError(f"--model {name_or_path!r}: not a short name "
-                                    f"({', '.join(SHORT_NAMES)}) nor an existing directory or .gguf file")
-        if path.is_file() and path.suffix != ".gguf":
-            raise AndasimInputError(f"--model {name_or_path!r}: a model file must be .gguf")
         fmt = "GGUF, dequantized to fp32" if path.suffix == ".gguf" else "Hugging Face checkpoint, fp32"
         info.update(model_id=str(path.resolve()), package=None, package_version=None, weight_format=fmt,
                     license="unknown (local model)")
