@@ -126,7 +126,7 @@ def plot_energy_breakdown(runs: Sequence[RunSummary], out_dir: Path | str, stem:
         for xi, total in zip(x, bottom, strict=True):
             ax.text(xi, total * 1.01, f"{total:.3g}", ha="center", va="bottom", fontsize=8)
         ax.set_xticks(x, [design_label(r.design) for r in runs], rotation=25, ha="right")
-        ax.set_ylabel("Energy per inference (J)")
+        ax.set_ylabel("Energy of the simulated run (J)")
         ax.set_ylim(0, bottom.max() * 1.12)
         ax.grid(axis="y", color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
