@@ -80,3 +80,16 @@ def test_too_small_buffers_are_refused_with_the_sizes() -> None:
     with pytest.raises(AndasimInputError, match="output buffer"):
         hw = small_hw("anda", 16, 16, output_kib=0.5)
         choose_mapping(make_job(hw, GeMM("x", "o", 0, 8, 256, 8), 7, None))
+
+
+def test_block_occupancy_depends_on_m_and_is_reported() -> None:
+    gemm = GeMM("o", "o", 0, 512, 4096, 4096)
+    hw = small_hw("anda", 16, 16)
+    m4, m8 = (choose_mapping(make_job(hw, gemm, m, 6)) for m in (4, 8))
+    for mp in (m4, m8):
+        assert 2 * mp.act_block_bits <= 1024 * 1024 * 8 + 128 * 1024 * 8
+        assert 2 * mp.weight_block_bits <= 1024 * 1024 * 8
+    # per token row: 64 groups x (64 x (1 + M) + 5) bits
+    assert m4.act_block_bits == min(m4.tm, 512) * 64 * (64 * 5 + 5)
+    assert m8.act_block_bits == min(m8.tm, 512) * 64 * (64 * 9 + 5)
+    assert m4.tm >= m8.tm

@@ -40,6 +40,8 @@ class Mapping:
     kc: int
     order: str
     dram_read_bits: int
+    act_block_bits: int      # one activation block (the buffers hold two)
+    weight_block_bits: int   # one weight block (the buffers hold two)
     reason: str
 
     def to_dict(self) -> dict:
@@ -108,7 +110,9 @@ def choose_mapping(job: GemmJob) -> Mapping:
                   f"least DRAM read traffic {traffic // 8} B "
                   f"(operands once: {(a_full + w_full) * job.count // 8} B) "
                   "that fits two blocks per operand buffer")
-        return Mapping(tm=tm, tn=tn, kc=job.k, order=order, dram_read_bits=traffic, reason=reason)
+        return Mapping(tm=tm, tn=tn, kc=job.k, order=order, dram_read_bits=traffic,
+                       act_block_bits=min(tm, job.m) * job.act_bits(job.k),
+                       weight_block_bits=min(tn, job.n) * job.weight_bits(job.k), reason=reason)
     # K split: one tile per block, the largest K chunk (a multiple of the scale group and the
     # lane count) for which two blocks of each operand fit.
     unit = math.lcm(job.lanes, job.scale_group)
@@ -124,5 +128,7 @@ def choose_mapping(job: GemmJob) -> Mapping:
     traffic = (a_full * n_nb + w_full * n_mb) * job.count
     reason = (f"k_split: K={job.k} does not fit for one tile; chunks of {kc}; both operands re-read "
               f"({traffic // 8} B)")
-    return Mapping(tm=job.rows, tn=job.cols, kc=kc, order="k_split", dram_read_bits=traffic, reason=reason)
+    return Mapping(tm=job.rows, tn=job.cols, kc=kc, order="k_split", dram_read_bits=traffic,
+                   act_block_bits=min(job.rows, job.m) * job.act_bits(kc),
+                   weight_block_bits=min(job.cols, job.n) * job.weight_bits(kc), reason=reason)
 

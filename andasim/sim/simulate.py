@@ -48,18 +48,21 @@ def simulate(hw: HardwareConfig, workload: Any, precision: PrecisionProfile | No
     """Simulate `workload` (a Trace, a ModelCard or a list of GeMMs) on `hw`.
 
     `precision` gives the Anda mantissa width per FP-INT module; it is required for the Anda
-    design and echoed (but unused) for the FP16-storage baselines. `modules` defaults to
-    qkv, o, up, down; add qk, pv, lm_head or `vector` (norms, softmax, activations) to include
-    them. `progress(done, total)` is called after each distinct GeMM is simulated.
+    design and echoed (but unused) for the FP16-storage baselines. For a trace or card, `modules`
+    defaults to qkv, o, up, down; add qk, pv, lm_head or `vector` (norms, softmax, activations) to
+    include them. A GeMM list is simulated as given unless `modules` filters it.
+    `progress(done, total)` is called after each distinct GeMM is simulated.
     """
     if phase not in PHASES:
         raise AndasimInputError(f"phase must be one of {', '.join(PHASES)}, got {phase!r}")
-    modules = tuple(modules) if modules is not None else DEFAULT_MODULES
+    card, workload_echo = _workload_info(workload)
+    if modules is None:  # a GeMM list is taken as given; a card or trace defaults to the paper's modules
+        modules = DEFAULT_MODULES if card is not None else tuple(dict.fromkeys(g.module for g in workload))
+    modules = tuple(modules)
     bad = [m for m in modules if m not in (*MODULE_TYPES, VECTOR_MODULE)]
     if bad:
         valid = ", ".join((*MODULE_TYPES, VECTOR_MODULE))
         raise AndasimInputError(f"unknown module {bad[0]!r}; valid: {valid}")
-    card, workload_echo = _workload_info(workload)
     gemm_modules = tuple(m for m in modules if m != VECTOR_MODULE)
     if card is not None:
         try:
