@@ -165,3 +165,62 @@ def test_mx_roundtrip_power_of_two_equivariance_and_bits(name: str) -> None:
     assert fmt.bits_per_value((4, 64)) == elem_bits[name] + 8 / 32
     # 70 values per row -> 3 blocks of 32 (26 padding elements charged).
     assert fmt.bits_per_value((5, 70)) == pytest.approx(3 * (32 * elem_bits[name] + 8) / 70)
+
+
+# Independent MX reference: enumerate every element value from its bit fields (OCP definitions), then pick the
+# nearest grid value of |x| / 2^shared_exp, ties to the even code, beyond the grid -> the largest value.
+MX_FIELDS = {  # name: (exponent bits, mantissa bits, bias, codes excluded as Inf/NaN, element emax)
+    "mxfp8_e4m3": (4, 3, 7, {0x7F}, 8),
+    "mxfp8_e5m2": (5, 2, 15, set(range(0x7C, 0x80)), 15),
+    "mxfp6_e3m2": (3, 2, 3, set(), 4),
+    "mxfp6_e2m3": (2, 3, 1, set(), 2),
+    "mxfp4_e2m1": (2, 1, 1, set(), 2),
+}
+
+
+def mx_grid(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(non-negative element values in code order, their codes) for `name`."""
+    if name == "mxint8":
+        codes = np.arange(128)
+        return codes / 64.0, codes  # two's complement k/64, k = 0..127
+    ebits, mbits, bias, excluded, _ = MX_FIELDS[name]
+    values, codes = [], []
+    for code in range(2 ** (ebits + mbits)):
+        if code in excluded:
+            continue
+        e, m = code >> mbits, code & (2**mbits - 1)
+        values.append(m * 2.0 ** (1 - bias - mbits) if e == 0 else (1 + m / 2**mbits) * 2.0 ** (e - bias))
+        codes.append(code)
+    return np.array(values), np.array(codes)
+
+
+def mx_reference(name: str, x: np.ndarray) -> np.ndarray:
+    emax = 0 if name == "mxint8" else MX_FIELDS[name][4]
+    grid, codes = mx_grid(name)
+    out = np.zeros(x.size)
+    for b0 in range(0, x.size, 32):
+        blk = x[b0:b0 + 32].astype(np.float64)
+        amax = float(np.abs(blk).max())
+        shared = (np.frexp(amax)[1] - 1 if amax > 0 else -126) - emax
+        shared = min(max(shared, -127), 127)
+        a = np.abs(blk) / 2.0**shared
+        hi = np.clip(np.searchsorted(grid, a), 1, len(grid) - 1)
+        lo = hi - 1
+        d_lo, d_hi = a - grid[lo], grid[hi] - a
+        pick = np.where(d_lo < d_hi, lo, np.where(d_hi < d_lo, hi, np.where(codes[lo] % 2 == 0, lo, hi)))
+        pick = np.where(a >= grid[-1], len(grid) - 1, pick)
+        out[b0:b0 + 32] = np.copysign(grid[pick], blk) * 2.0**shared
+    if name == "mxint8":
+        out = out + 0.0  # two's complement has no -0
+    return out.astype(np.float32)
+
+
+@settings(max_examples=30, deadline=None)
+@given(x=hnp.arrays(np.float32, st.integers(1, 100),
+                    elements=st.floats(-1e6, 1e6, width=32, allow_subnormal=False)),
+       name=st.sampled_from(["mxint8", *MX_FIELDS]))
+def test_mx_matches_grid_search_reference(x: np.ndarray, name: str) -> None:
+    fmt = get(name)
+    q = fmt.quantize(x)
+    assert same_bits(q, mx_reference(name, x))
+    assert same_bits(fmt.decode(fmt.encode(x)), q)
