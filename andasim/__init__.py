@@ -16,6 +16,8 @@ _LAZY = {
     "HardwareConfig": "andasim.hw.config",
     "PrecisionProfile": "andasim.workload.precision",
     "GeMM": "andasim.workload.gemm",
+    "load_trace": "andasim.workload.trace",
+    "load_card": "andasim.workload.card",
     "simulate": "andasim.sim.simulate",
     "search_precision": "andasim.search.api",
 }
