@@ -250,3 +250,31 @@ def test_quantize_into_preallocated_out() -> None:
     for bad in wrong:
         with pytest.raises(AndasimInputError, match="out must be"):
             anda_quantize(x, 6, out=bad)
+
+
+def all_finite_fp16() -> np.ndarray:
+    """Every finite FP16 bit pattern (63488 = 992 · 64 values, both zeros, all subnormals)."""
+    bits = np.arange(2**16, dtype=np.uint32).astype(np.uint16)
+    return bits[(bits & 0x7C00) != 0x7C00].view(np.float16)
+
+
+@pytest.mark.parametrize("m", range(1, 17))
+def test_every_finite_fp16_value_sorted_and_shuffled(m: int) -> None:
+    # In bit order the groups are narrow (neighbouring values); shuffled they spread over the whole range.
+    values = all_finite_fp16()
+    shuffled = values[np.random.default_rng(m).permutation(values.size)]
+    for x in (values.reshape(992, 64), shuffled.reshape(992, 64), shuffled.reshape(31, 2048)):
+        assert same_bits(anda_quantize(x, m), bitfield_reference(x, m, 64))
+        assert same_bits(anda_decode(anda_encode(x, m)), bitfield_reference(x, m, 64))
+
+
+@pytest.mark.slow
+def test_large_random_tensor_every_m() -> None:
+    x = spanning_data(np.random.default_rng(77), (1024, 4096 + 17))
+    for m in range(1, 17):
+        ref = bitfield_reference(x, m, 64)
+        assert same_bits(anda_quantize(x, m), ref)
+        assert same_bits(anda_decode(anda_encode(x, m)), ref)
+        signs, mants, exps = anda_integer_fields(x, m)
+        r = anda_fields_reference(x, m)
+        assert (signs == r[0]).all() and (mants == r[1]).all() and (exps == r[2]).all()
