@@ -278,3 +278,18 @@ def test_large_random_tensor_every_m() -> None:
         signs, mants, exps = anda_integer_fields(x, m)
         r = anda_fields_reference(x, m)
         assert (signs == r[0]).all() and (mants == r[1]).all() and (exps == r[2]).all()
+
+
+def test_exact_under_flush_to_zero() -> None:
+    # Libraries may switch the CPU to flush-to-zero / denormals-are-zero; FP16 subnormals must survive.
+    torch = pytest.importorskip("torch")
+    x = all_finite_fp16().reshape(992, 64)
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush denormals")
+    try:
+        for m in (1, 11, 16):
+            ref = bitfield_reference(x, m, 64)
+            assert same_bits(anda_quantize(x, m), ref)
+            assert same_bits(anda_decode(anda_encode(x, m)), ref)
+    finally:
+        torch.set_flush_denormal(False)

@@ -8,9 +8,9 @@ Kernels that read input return the flat index of the first NaN/Inf element, or -
 The quantize kernel uses the float shortcut of the issue: with shared exponent E the quantum is
 q = 2^(E - 15 - (M - 1)) and x̂ = sign · floor(|x| / q) · q. Every step is exact in float32: |x| is an FP16
 value (at most 11 significant bits), q is a power of two in [2^-29, 2^15], so the scalings are exact and
-floor removes exactly the truncated bits. The FP16 -> float32 conversion is the classic bit trick:
-reinterpret `(h & 0x7FFF) << 13` as float32 (a value 2^-112 times too small, subnormal for FP16
-subnormals) and multiply by 2^112, which is exact because float32 subnormals are not flushed.
+floor removes exactly the truncated bits. The FP16 -> float32 conversion never creates a float32 subnormal
+(normals: rebias the exponent field; FP16 subnormals: integer fraction · 2^-24), so the kernels stay exact
+when a library has switched the CPU to flush-to-zero / denormals-are-zero (torch.set_flush_denormal; tested).
 The numpy references in `anda.py` and `bitplanes.py` (integer shifts on the bit fields) are what the tests
 hold these kernels to.
 
@@ -26,12 +26,21 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_TWO_112 = np.float32(2.0**112)
+_TWO_M24 = np.float32(2.0**-24)
 
 
 @njit(cache=True, inline="always")
 def _f32(bits: int) -> np.float32:
     return np.uint32(bits).view(np.float32)
+
+
+@njit(cache=True, inline="always")
+def _fp16_mag(h: int) -> np.float32:
+    """|x| as float32 from FP16 bits `h` (finite), exact, with no subnormal intermediate."""
+    a = h & 0x7FFF
+    if a < 0x0400:
+        return np.float32(np.float32(a) * _TWO_M24)
+    return _f32((a << 13) + (112 << 23))
 
 
 @njit(cache=True)
@@ -80,8 +89,7 @@ def _group_kernels(fixed: int) -> tuple:
         inv_q = _f32((127 - q_exp) << 23)
         for j in range(nn):
             h = np.int64(u[lo + j])
-            mag = _f32((h & 0x7FFF) << 13) * _TWO_112
-            y = np.float32(np.floor(mag * inv_q) * q)
+            y = np.float32(np.floor(_fp16_mag(h) * inv_q) * q)
             out_bits[lo + j] = y.view(np.uint32) | np.uint32((h & 0x8000) << 16)
         return e_shared
 
@@ -110,7 +118,7 @@ def _group_kernels(fixed: int) -> tuple:
             acc |= np.uint64(np.int64(u[lo + j]) >> 15) << np.uint64(j)
         planes[w0] = acc
         for j in range(nn):
-            mant[j] = np.uint64(np.floor(_f32((np.int64(u[lo + j]) & 0x7FFF) << 13) * _TWO_112 * inv_q))
+            mant[j] = np.uint64(np.floor(_fp16_mag(np.int64(u[lo + j])) * inv_q))
         for t in range(m):
             sh = np.uint64(m - 1 - t)
             acc = np.uint64(0)

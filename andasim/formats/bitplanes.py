@@ -32,10 +32,6 @@ class BitPlanePayload:
     gs: int
     exp_bits: int = 5
 
-    @property
-    def words_per_group(self) -> int:
-        return 1 + self.m
-
     def check(self) -> None:
         """Refuse a payload whose arrays do not match its declared shape and format."""
         lead, last = self.shape[:-1], self.shape[-1]

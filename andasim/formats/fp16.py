@@ -14,11 +14,8 @@ import numpy as np
 from andasim.errors import AndasimInputError
 
 FP16_MAX = 65504.0
-FP16_BIAS = 15
 FP16_FRAC_BITS = 10
 EXP_MASK = 0x7C00
-MAG_MASK = 0x7FFF
-SIGN_MASK = 0x8000
 
 
 def _index_of(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
