@@ -155,10 +155,21 @@ def test_cli_bad_input_exit_2(extra: list[str], msg: str) -> None:
     assert msg in res.output
 
 
-def test_cli_refuses_design_without_interconnect() -> None:
-    res = CliRunner().invoke(main, ["tp", "--hw", "figna_m8", "--trace", "llama2-7b", "--phase", "decode",
-                                    "--seq-len", "16"])
+def test_cli_refuses_design_without_interconnect(tmp_path) -> None:
+    from andasim.bundled import bundled_dir
+
+    text = bundled_dir("hw_configs").joinpath("anda.yaml").read_text(encoding="utf-8")
+    head, _, tail = text.partition("interconnect:")
+    no_link = head + "cost_table:" + tail.partition("cost_table:")[2]
+    (tmp_path / "nolink.yaml").write_text(no_link, encoding="utf-8")
+    args = ["tp", "--hw", str(tmp_path / "nolink.yaml"), "--trace", "llama2-7b", "--phase", "decode",
+            "--seq-len", "16", "--chips", "2", "--format", "bf16", "--no-plot"]
+    res = CliRunner().invoke(main, args)
     assert res.exit_code == 2 and "no 'interconnect' section" in res.output
+    links = ["--topology", "ring", "--link-bw-gb-per-s", "10", "--link-latency-ns", "100",
+             "--links-per-chip", "2", "--full-duplex"]
+    res = CliRunner().invoke(main, [*args, *links])
+    assert res.exit_code == 0, res.output
 
 
 def test_cli_regime(tmp_path) -> None:
