@@ -21,7 +21,7 @@ PROF = PrecisionProfile.from_list([7, 6, 6, 6], name="t", source="test")
 
 def test_results_add_and_scale() -> None:
     hw = load_hw("anda")
-    g1 = [GeMM("a", "o", 0, 64, 512, 256)]
+    g1 = [GeMM("a", "o", 0, 64, 512, 512)]  # its output (n = 512) is up's input (k = 512)
     g2 = [GeMM("b", "up", 0, 64, 512, 512)]
     r1 = andasim.simulate(hw, g1, PROF)
     r2 = andasim.simulate(hw, g2, PROF)

@@ -77,7 +77,7 @@ def simulate(hw: HardwareConfig, workload: Any, precision: PrecisionProfile | No
         raise AndasimInputError(f"design {hw.name!r} stores Anda activations: a precision profile "
                                 "(mantissa bits per module) is required")
     n_layers = card.n_layers if card is not None else 1 + max((g.layer for g in gemms), default=-1)
-    by_key = {(g.layer, g.module): g for g in gemms}
+    by_key = {(g.module, g.layer): g for g in gemms}
 
     def in_bits(g: GeMM) -> int | None:
         if not anda:
