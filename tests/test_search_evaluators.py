@@ -94,7 +94,11 @@ def test_proxy_refuses_shape_only_traces():
 def test_calibration_recovers_known_coefficients():
     points = [{"module": m, "bits": b, "err2": e, "loss": K_TEST[m] * e}
               for m in FP_INT_MODULES for b, e in ((4, 1e-2), (5, 3e-3), (6, 8e-4))]
-    assert calibrate_coefficients(points) == pytest.approx(K_TEST)
+    assert calibrate_coefficients(points, max_loss=1.0) == pytest.approx(K_TEST)
+    # A catastrophic point (loss far beyond the quadratic regime) is left out of the default fit.
+    wild = [*points, {"module": "qkv", "bits": 3, "err2": 0.05, "loss": 5.0}]
+    assert calibrate_coefficients(wild)["qkv"] == pytest.approx(K_TEST["qkv"])
+    assert calibrate_coefficients(wild, max_loss=10.0)["qkv"] > 1.5 * K_TEST["qkv"]
     with pytest.raises(AndasimInputError, match="no usable point"):
         calibrate_coefficients(points[:3])
 

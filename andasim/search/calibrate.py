@@ -129,7 +129,7 @@ def fit(model: str, trace_name: str, calib_seqs: int, seq_len: int, threads: int
             "method": (f"one module at M in {list(SWEEP_WIDTHS)}, others at M={OTHERS_BITS}; loss = "
                        f"relative calibration-perplexity increase ({calib_seqs} windows of {seq_len} tokens "
                        "of the wiki calib split, INT4 g128 weights); K_m = least squares through the origin "
-                       "of loss on e²_m"),
+                       "of loss on e²_m over the points with loss <= 0.2"),
             "command": f"python -m andasim.search.calibrate fit --model {model} --trace {trace_name} "
                        f"--calib-seqs {calib_seqs} --seq-len {seq_len}",
         },

@@ -17,7 +17,8 @@ Quadratic in e because a small, zero-mean output perturbation raises the cross-e
 order. The K_m are fitted once on SmolLM2-135M against the perplexity evaluator (least squares
 through the origin over single-module sweeps, `calibrate_coefficients`) and bundled in
 `proxy_calibration.yaml` with that provenance; they are model-specific, and for another model the
-proxy is an extrapolation unless recalibrated (`--proxy-coefficients FILE`).
+proxy is an extrapolation unless recalibrated (`--proxy-coefficients FILE`). Only sweep points with
+a loss of at most 20% enter the fit (the small-loss regime the tolerances live in).
 """
 
 from __future__ import annotations
@@ -123,17 +124,20 @@ class ProxyEvaluator(Evaluator):
         return 1.0 - (metric - reference)
 
 
-def calibrate_coefficients(points: list[dict[str, Any]]) -> dict[str, float]:
+def calibrate_coefficients(points: list[dict[str, Any]], max_loss: float = 0.2) -> dict[str, float]:
     """K_m by least squares through the origin: K_m = Σ ℓ·e² / Σ e⁴ over module m's points.
 
     Each point is {"module", "bits", "err2" (proxy e²_m), "loss" (measured relative PPL increase)}
-    from a sweep that quantizes one module type at a time.
+    from a sweep that quantizes one module type at a time. Only points with ℓ ≤ `max_loss` enter
+    the fit: the quadratic model is meant for the small-loss regime of the tolerances (0.1%–5%),
+    and an unweighted fit would be dominated by a single catastrophic point (e.g. +170% at M = 4).
     """
     coeffs = {}
     for m in FP_INT_MODULES:
-        rows = [(p["err2"], p["loss"]) for p in points if p["module"] == m]
+        rows = [(p["err2"], p["loss"]) for p in points if p["module"] == m and p["loss"] <= max_loss]
         den = sum(e * e for e, _ in rows)
         if not rows or den == 0:
-            raise AndasimInputError(f"calibration has no usable point for module {m!r}")
+            raise AndasimInputError(f"calibration has no usable point (loss <= {max_loss:g}) "
+                                    f"for module {m!r}")
         coeffs[m] = max(0.0, sum(e * loss for e, loss in rows) / den)
     return coeffs
