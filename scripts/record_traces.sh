@@ -17,3 +17,8 @@ ANDASIM=${ANDASIM:-.venv/bin/andasim}
 "$ANDASIM" trace record --model gemma3-270m --corpus wiki --tokens 8192 \
     --out traces/gemma3-270m.npz --layers 0,2,4,5,6,8,10,11,12,14,16,17 \
     --sample-tokens 96 --weight-columns 32 --seed 0 --window 512 --threads 2
+# A tensor-parallelism trace: fewer layers and tokens, 128 weight columns so that the hybrid
+# top-k format at k = E/64 keeps k = 2 features (4.1875 bits/value); see docs/results.md.
+"$ANDASIM" trace record --model smollm2-135m --corpus wiki --tokens 2048 \
+    --out traces/smollm2-135m-tp.npz --layers 0,10,20,29 \
+    --sample-tokens 256 --weight-columns 128 --seed 0 --window 512 --threads 1
