@@ -118,10 +118,15 @@ def anda_decode(payload: BitPlanePayload) -> np.ndarray:
 
 # --- numpy references (obvious, vectorised; the tests hold the kernels to these) -------------------------
 
-def anda_fields_reference(x: np.ndarray, m: int, gs: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """numpy reference of `anda_integer_fields` (integer shifts on the FP16 bit fields)."""
-    m, gs = check_m_gs(m, gs)
-    h = to_fp16(x, "anda input")
+def aligned_significands(x: np.ndarray, m: int, gs: int, what: str
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Group `x` along its last axis (zero-padded) and align it to each group's largest exponent.
+
+    Returns (signs, significands with the hidden bit, shared exponent fields [..., G], and the
+    left shift `m - 11 - gap` that turns each significand into an `m`-bit mantissa; negative
+    means a right shift). Shared by Anda (truncation) and BFP (round-to-nearest-even).
+    """
+    h = to_fp16(x, what)
     last = h.shape[-1]
     n_groups = -(-last // gs)
     padded = np.zeros((*h.shape[:-1], n_groups * gs), dtype=np.float16)
@@ -130,7 +135,12 @@ def anda_fields_reference(x: np.ndarray, m: int, gs: int = 64) -> tuple[np.ndarr
     e_eff = np.maximum(e, 1)
     sig = f + np.where(e > 0, 1024, 0)
     e_shared = e_eff.max(axis=-1)
-    shift = m - 11 - (e_shared[..., None] - e_eff)
+    return s, sig, e_shared, m - 11 - (e_shared[..., None] - e_eff)
+
+def anda_fields_reference(x: np.ndarray, m: int, gs: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """numpy reference of `anda_integer_fields` (integer shifts on the FP16 bit fields)."""
+    m, gs = check_m_gs(m, gs)
+    s, sig, e_shared, shift = aligned_significands(x, m, gs, "anda input")
     right = np.minimum(-shift, 62)
     mant = np.where(shift >= 0, sig << np.maximum(shift, 0), sig >> np.maximum(right, 0))
     return s.astype(np.uint8), mant.astype(np.uint16), e_shared.astype(np.uint8)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from andasim.errors import AndasimInputError, FormatSpecError
-from andasim.formats.anda import anda_integer_fields, anda_quantize, check_m_gs
+from andasim.formats.anda import aligned_significands, anda_integer_fields, anda_quantize, check_m_gs
 from andasim.formats.base import Format, grouped_bits_per_value
 from andasim.formats.bitplanes import (
     WORD_BITS,
@@ -23,7 +23,6 @@ from andasim.formats.bitplanes import (
     unpad_last,
     values_from_fields,
 )
-from andasim.formats.fp16 import fp16_fields, to_fp16
 
 ROUNDINGS = ("trunc", "rne")
 EXP_BITS_MIN, EXP_BITS_MAX = 5, 8
@@ -31,16 +30,7 @@ EXP_BITS_MIN, EXP_BITS_MAX = 5, 8
 
 def bfp_fields_rne(x: np.ndarray, m: int, gs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(signs uint8, mantissas uint16 [..., G, gs], shared exponents uint8 [..., G]) with RNE rounding."""
-    h = to_fp16(x, "bfp input")
-    last = h.shape[-1]
-    n_groups = -(-last // gs)
-    padded = np.zeros((*h.shape[:-1], n_groups * gs), dtype=np.float16)
-    padded[..., :last] = h
-    s, e, f = fp16_fields(padded.reshape(*h.shape[:-1], n_groups, gs))
-    e_eff = np.maximum(e, 1)
-    sig = f + np.where(e > 0, 1024, 0)
-    e_shared = e_eff.max(axis=-1)
-    shift = m - 11 - (e_shared[..., None] - e_eff)
+    s, sig, e_shared, shift = aligned_significands(x, m, gs, "bfp input")
     r = np.clip(-shift, 1, 62)  # right shift amount where shift < 0
     q = sig >> r
     rem = sig & ((np.int64(1) << r) - 1)

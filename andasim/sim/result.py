@@ -41,8 +41,29 @@ def _scale(a: dict[str, float], factor: int) -> dict[str, float]:
     return {key: a[key] * factor for key in COUNTER_KEYS}
 
 
+class _TimedCounters:
+    """Figures derived from `counters` and `freq_mhz`, shared by per-GeMM and per-model results."""
+
+    counters: dict[str, float]
+    freq_mhz: float
+
+    @property
+    def cycles(self) -> int:
+        return int(self.counters["cycles"])
+
+    @property
+    def latency_s(self) -> float:
+        return self.counters["cycles"] / (self.freq_mhz * 1e6)
+
+    @property
+    def utilization(self) -> float:
+        """MACs over the design's peak MAC rate at the GeMMs' mantissa widths, per cycle."""
+        cycles = self.counters["cycles"]
+        return self.counters["ideal_compute_cycles"] / cycles if cycles else 0.0
+
+
 @dataclass(frozen=True)
-class GemmResult:
+class GemmResult(_TimedCounters):
     """One GeMM (all `count` repetitions) on one design: counters plus what the mapper chose."""
 
     counters: dict[str, float]
@@ -51,27 +72,13 @@ class GemmResult:
     freq_mhz: float
 
     @property
-    def cycles(self) -> int:
-        return int(self.counters["cycles"])
-
-    @property
-    def latency_s(self) -> float:
-        return self.counters["cycles"] / (self.freq_mhz * 1e6)
-
-    @property
-    def utilization(self) -> float:
-        """MACs over the design's peak MAC rate at this GeMM's mantissa width, per cycle."""
-        cycles = self.counters["cycles"]
-        return self.counters["ideal_compute_cycles"] / cycles if cycles else 0.0
-
-    @property
     def dram_bytes(self) -> float:
         return sum(v for k, v in self.counters.items() if k.startswith("dram_") and k.endswith(
             ("activation", "weight", "kv", "output")))
 
 
 @dataclass
-class Result:
+class Result(_TimedCounters):
     """A model (or any list of GeMMs) on one design: per-entry rows, totals and the inputs."""
 
     inputs: dict[str, Any]
@@ -80,19 +87,6 @@ class Result:
     counters: dict[str, float] = field(default_factory=zero_counters)
 
     # --- derived figures -------------------------------------------------------------------
-
-    @property
-    def cycles(self) -> int:
-        return int(self.counters["cycles"])
-
-    @property
-    def latency_s(self) -> float:
-        return self.counters["cycles"] / (self.freq_mhz * 1e6)
-
-    @property
-    def utilization(self) -> float:
-        cycles = self.counters["cycles"]
-        return self.counters["ideal_compute_cycles"] / cycles if cycles else 0.0
 
     def summary(self) -> dict[str, float]:
         """Headline figures derived from the counters (what reports print)."""
