@@ -210,3 +210,40 @@ def test_bad_search_arguments():
         run_search(Oracle(), OPT125M, 0.01, max_evals=0)
     with pytest.raises(AndasimInputError, match="refine_blocks"):
         run_search(Oracle(), OPT125M, 0.01, refine_blocks=13)
+
+
+def test_reuse_replays_other_journals_with_the_same_evaluator(tmp_path):
+    first = str(tmp_path / "a.jsonl")
+    run_search(Oracle(closure=True), OPT125M, 0.01, algorithm="improved", journal_path=first)
+    oracle = Oracle(closure=True)
+    result = run_search(oracle, OPT125M, 0.01, algorithm="published", journal_path=str(tmp_path / "b.jsonl"),
+                        reuse=[first])
+    assert result.best.as_list() == [7, 7, 6, 5]
+    reused = {e.combination for e in result.evaluations if e.replayed}
+    assert reused and not reused & set(oracle.calls)  # shared measurements are not recomputed
+    lines = [json.loads(x) for x in (tmp_path / "b.jsonl").read_text().splitlines()]
+    assert sum("reused_from" in x for x in lines) == len(reused)
+    with pytest.raises(AndasimInputError, match=r"evaluator settings differ.*closure"):
+        run_search(Oracle(), OPT125M, 0.01, journal_path=str(tmp_path / "c.jsonl"), reuse=[first])
+
+
+class HeldOutOracle(Oracle):
+    def __init__(self):
+        super().__init__(closure=True)
+        self.heldout_calls = []
+
+    def heldout_perplexity(self, profile):
+        self.heldout_calls.append(None if profile is None else tuple(profile.as_list()))
+        return 10.0 if profile is None else 10.05
+
+
+def test_heldout_report_is_journaled(tmp_path):
+    from andasim.search.api import heldout_report
+
+    path = str(tmp_path / "h.jsonl")
+    ev = HeldOutOracle()
+    held = heldout_report(ev, run_search(ev, OPT125M, 0.01, journal_path=path))
+    assert held == {"reference": 10.0, "chosen": 10.05} and ev.heldout_calls == [None, (7, 7, 6, 5)]
+    again = HeldOutOracle()
+    assert heldout_report(again, run_search(again, OPT125M, 0.01, journal_path=path)) == held
+    assert again.heldout_calls == [] and again.calls == []
