@@ -122,3 +122,23 @@ def test_shape_only_trace_is_refused(files):
     result = _run(["--trace", "llama7b", "--tolerance", "1%", "--proxy-coefficients", str(coeffs),
                    "--out", str(root / "s.yaml")])
     assert result.exit_code == 2 and "shape-only" in result.output
+
+
+def test_bundled_calibration_on_the_real_smollm2_trace(tmp_path):
+    from andasim.search.bops import bops_reduction
+    from andasim.search.evaluators.proxy import ProxyEvaluator, load_coefficients
+    from andasim.workload.trace import load_trace
+
+    coeffs, provenance = load_coefficients()
+    assert provenance["model"] == "smollm2-135m" and all(v > 0 for v in coeffs.values())
+    trace = load_trace("smollm2-135m")
+    ev = ProxyEvaluator(trace)
+    profiles = {}
+    for tol in ("1%", "0.1%"):
+        out = tmp_path / f"p{tol}.yaml"
+        result = _run(["--trace", "smollm2-135m", "--evaluator", "proxy", "--tolerance", tol,
+                       "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        profiles[tol] = load_profile(out)
+    assert ev.measure(profiles["1%"]) <= 0.01 and ev.measure(profiles["0.1%"]) <= 0.001
+    assert bops_reduction(trace.card, profiles["0.1%"]) <= bops_reduction(trace.card, profiles["1%"])
