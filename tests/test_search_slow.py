@@ -1,12 +1,12 @@
 """SmolLM2-135M precision search at δ = 1% with the real perplexity evaluator (slow; needs the models extra).
 
 Documented command (docs/search.md, docs/results.md):
-    andasim search --model smollm2-135m --tolerance 1% --calib-seqs 8 --seq-len 512 --eval-seqs 8 \
-        --max-evals 32 --out runs/search/smollm2_1pct_improved_c8.yaml
+    andasim search --model smollm2-135m --tolerance 1% --calib-seqs 24 --seq-len 512 --eval-seqs 8 \
+        --max-evals 32 --threads 2 --out runs/search/smollm2_1pct_improved_c24.yaml
 
-Known result on the 2-core VM (docs/results.md): 10 evaluations, [7,5,7,7], calibration +0.92%, but
-held-out +1.24% against the INT4 baseline, so the held-out assertion below FAILS with this small
-calibration set; it is kept because it is the issue's acceptance criterion.
+Known result on the 2-core VM (docs/results.md): 9 evaluations, [7,6,7,7], held-out -0.007% against
+the INT4 baseline, ~10 minutes. With 4 or 8 calibration windows the search over-fits the calibration
+set and the held-out assertion fails (+2.12%, +1.24%); docs/results.md records both.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ def test_smollm2_search_at_one_percent(tmp_path):
     pytest.importorskip("transformers")
     out = tmp_path / "profile.yaml"
     result = CliRunner().invoke(main, [
-        "search", "--model", "smollm2-135m", "--tolerance", "1%", "--calib-seqs", "8", "--seq-len", "512",
-        "--eval-seqs", "8", "--max-evals", "32", "--out", str(out)])
+        "search", "--model", "smollm2-135m", "--tolerance", "1%", "--calib-seqs", "24", "--seq-len", "512",
+        "--eval-seqs", "8", "--max-evals", "32", "--threads", "2", "--out", str(out)])
     assert result.exit_code == 0, result.output
     events = [json.loads(x) for x in (tmp_path / "profile.yaml.journal.jsonl").read_text().splitlines()]
     evals = [e for e in events if e["type"] == "eval"]
