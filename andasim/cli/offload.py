@@ -5,26 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+from andasim.atomic_io import write_atomic
 
 
 def _pareto_csv(rows: list[dict[str, Any]]) -> bytes:
@@ -63,7 +50,7 @@ def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
         path = out / f"pareto.{ext}"
         buf = io.BytesIO()
         fig.savefig(buf, format=ext, dpi=150, metadata=meta)
-        _atomic_write(path, buf.getvalue())
+        write_atomic(path, buf.getvalue())
         names.append(path.name)
     plt.close(fig)
     return names
@@ -137,13 +124,13 @@ def offload(**kw: Any) -> None:
         progress = None
     report = run_offload(req, progress=progress)
     data = (json.dumps(report, indent=1, sort_keys=True) + "\n").encode()
-    _atomic_write(out / "offload.json", data)
+    write_atomic(out / "offload.json", data)
     written = ["offload.json"]
     if "pareto" in report:
-        _atomic_write(out / "pareto.csv", _pareto_csv(report["pareto"]))
+        write_atomic(out / "pareto.csv", _pareto_csv(report["pareto"]))
         written += ["pareto.csv", *_pareto_plot(report, out)]
     if json_file:
-        _atomic_write(Path(json_file), data)
+        write_atomic(json_file, data)
     pol = report["policy"]
     click.echo(f"policy (wg wc cg cc hg hc) = {' '.join(f'{p:g}' for p in pol['percent_flexgen'])}, "
                f"gbs {pol['gpu_batch_size']} x nb {pol['num_gpu_batches']}: "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import sys
 from pathlib import Path
@@ -56,12 +55,6 @@ def resolve_profile(trace, precision: str | None, design_is_anda: bool, hw_name:
         return load_profile(path)
     raise AndasimInputError(f"--precision {precision!r}: not a profile of trace {trace.trace_id} ({names}), "
                             "not a file, and not a list M_qkv,M_o,M_up,M_down")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def per_layer_csv(result) -> str:
@@ -135,7 +128,7 @@ def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_le
         enrich_with_energy,
         summary_text,
     )
-    from andasim.report.writers import dumps_json
+    from andasim.report.writers import dumps_json, write_text
     from andasim.sim.simulate import simulate
     from andasim.workload.trace import load_trace
 
@@ -156,9 +149,9 @@ def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_le
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     energy = energy_report(result, hw)
-    _atomic_write(out / "result.json", dumps_json(enrich_with_energy(result, hw)))
-    _atomic_write(out / "per_layer.csv", append_energy_columns(per_layer_csv(result), result, hw))
-    _atomic_write(out / "summary.txt", summary_text(result, hw, energy))
+    write_text(out / "result.json", dumps_json(enrich_with_energy(result, hw)))
+    write_text(out / "per_layer.csv", append_energy_columns(per_layer_csv(result), result, hw))
+    write_text(out / "summary.txt", summary_text(result, hw, energy))
     em = energy.metrics()
     s = result.summary()
     c = result.counters

@@ -11,10 +11,11 @@ import csv
 import io
 import json
 import math
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from andasim.atomic_io import write_atomic
 
 
 def _clean(obj: Any) -> Any:
@@ -43,12 +44,7 @@ def dumps_json(obj: Any) -> str:
 
 def write_text(path: Path | str, text: str) -> Path:
     """Write `text` atomically (temp file in the same folder + os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, text)
 
 
 def write_json(path: Path | str, obj: Any) -> Path:

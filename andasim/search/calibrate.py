@@ -17,12 +17,12 @@ how often the proxy makes the same accept/reject decision.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import click
 import yaml
 
+from andasim.atomic_io import write_atomic
 from andasim.search.evaluators.base import Evaluator
 from andasim.search.journal import Journal, evaluation_key, read_journal
 from andasim.workload.gemm import FP_INT_MODULES
@@ -136,9 +136,7 @@ def fit(model: str, trace_name: str, calib_seqs: int, seq_len: int, threads: int
         "points": [{k: (float(f"{v:.6g}") if isinstance(v, float) else v) for k, v in p.items()}
                    for p in points],
     }
-    tmp = Path(out).with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    tmp.replace(out)
+    write_atomic(out, yaml.safe_dump(data, sort_keys=False))
     click.echo(f"K = {data['coefficients']} -> {out}")
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from andasim.atomic_io import write_atomic
 from andasim.errors import ConfigError
 from andasim.strict_yaml import load_strict_yaml
 from andasim.workload.gemm import FP_INT_MODULES
@@ -85,10 +86,7 @@ class PrecisionProfile:
 
     def save(self, path: Path | str) -> None:
         """Write atomically as YAML (temp file + rename)."""
-        path = Path(path)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
 def load_profile(path: Path | str) -> PrecisionProfile:
