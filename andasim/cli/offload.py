@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import sys
@@ -14,15 +13,13 @@ import click
 from andasim.atomic_io import write_atomic
 
 
-def _pareto_csv(rows: list[dict[str, Any]]) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["gpu_batch_size", "num_gpu_batches", "latency_s", "generation_throughput_tok_per_s",
-                "wg", "wc", "cg", "cc", "hg", "hc"])
-    for r in rows:
-        w.writerow([r["gpu_batch_size"], r["num_gpu_batches"], r["latency_s"],
-                    r["generation_throughput_tok_per_s"], *r["percent_flexgen"]])
-    return buf.getvalue().encode()
+def _pareto_csv(rows: list[dict[str, Any]]) -> str:
+    from andasim.report.writers import csv_text
+
+    return csv_text(["gpu_batch_size", "num_gpu_batches", "latency_s", "generation_throughput_tok_per_s",
+                     "wg", "wc", "cg", "cc", "hg", "hc"],
+                    [[r["gpu_batch_size"], r["num_gpu_batches"], r["latency_s"],
+                      r["generation_throughput_tok_per_s"], *r["percent_flexgen"]] for r in rows])
 
 
 def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
