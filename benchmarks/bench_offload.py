@@ -16,10 +16,10 @@ import platform
 import time
 from collections.abc import Callable
 
-from andasim.system.offload import OffloadRequest, run_offload
-from andasim.system.offload_cost import OffloadShape, TensorBits, Workload, build_terms, flop_compute_model
-from andasim.system.offload_search import solve_placement
-from andasim.system.offload_tiers import load_system
+from andasim.system.offload.api import OffloadRequest, run_offload
+from andasim.system.offload.cost import OffloadShape, TensorBits, Workload, build_terms, flop_compute_model
+from andasim.system.offload.search import solve_placement
+from andasim.system.offload.tiers import load_system
 from andasim.workload.card import load_card
 
 

@@ -31,9 +31,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from andasim.hw.config import load_hw
-    from andasim.system.links import link_model
-    from andasim.system.tensor_parallel import simulate_tp
-    from andasim.system.tp_error import trace_error_table
+    from andasim.system.tp.error import trace_error_table
+    from andasim.system.tp.links import link_model
+    from andasim.system.tp.model import simulate_tp
     from andasim.workload.card import load_card
     from andasim.workload.precision import PrecisionProfile
     from andasim.workload.trace import load_trace

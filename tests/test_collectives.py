@@ -6,8 +6,8 @@ import pytest
 
 from andasim.errors import AndasimInputError, ConfigError
 from andasim.hw.config import load_hw
-from andasim.system.collectives import COLLECTIVES, collective_cost
-from andasim.system.links import LinkModel, link_model
+from andasim.system.tp.collectives import COLLECTIVES, collective_cost
+from andasim.system.tp.links import LinkModel, link_model
 
 RING = LinkModel(topology="ring", link_bw_gb_per_s=25.0, link_latency_ns=1000.0, links_per_chip=2,
                  full_duplex=True)

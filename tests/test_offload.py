@@ -1,7 +1,7 @@
 """Offloading cost model, sizes and LP policy search (FlexGen, reference notes Part 2).
 
 Expected values are written out from the paper's equations (tp_comm_and_flexgen.md 2.2) in
-this file, independently of andasim/system/offload_cost.py, and compared to 1e-12 relative.
+this file, independently of andasim/system/offload/cost.py, and compared to 1e-12 relative.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from andasim.errors import AndasimInputError
-from andasim.system.offload import OffloadRequest, evaluate_policy, run_offload
-from andasim.system.offload_cost import (
+from andasim.system.offload.api import OffloadRequest, evaluate_policy, run_offload
+from andasim.system.offload.cost import (
     OffloadShape,
     TensorBits,
     Workload,
@@ -25,9 +25,9 @@ from andasim.system.offload_cost import (
     percent_to_x,
     weight_bytes,
 )
-from andasim.system.offload_formats import FLEXGEN_INT4, native_overhead, tensor_bits
-from andasim.system.offload_search import gbs_candidates, search, solve_placement
-from andasim.system.offload_tiers import GIB, TFLOP, bundled_systems_dir, load_system
+from andasim.system.offload.formats import FLEXGEN_INT4, native_overhead, tensor_bits
+from andasim.system.offload.search import gbs_candidates, search, solve_placement
+from andasim.system.offload.tiers import GIB, TFLOP, bundled_systems_dir, load_system
 from andasim.workload.card import load_card
 
 T4 = load_system("t4-flexgen")

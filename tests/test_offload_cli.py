@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from andasim.cli import main
 from andasim.errors import ConfigError
 from andasim.formats import get as get_format
-from andasim.system.offload_formats import FLEXGEN_INT4, weight_error
-from andasim.system.offload_tiers import bundled_system_names, bundled_systems_dir, load_system
+from andasim.system.offload.formats import FLEXGEN_INT4, weight_error
+from andasim.system.offload.tiers import bundled_system_names, bundled_systems_dir, load_system
 from andasim.workload.card import load_card
 from andasim.workload.trace import Trace, WeightSample, load_trace
 

@@ -6,10 +6,10 @@ import pytest
 
 from andasim.hw.config import load_hw
 from andasim.sim.simulate import simulate
-from andasim.system.offload import OffloadRequest, run_offload
-from andasim.system.offload_cost import Workload, host_flops_real
-from andasim.system.offload_engine import engine_compute_model
-from andasim.system.offload_tiers import load_system
+from andasim.system.offload.api import OffloadRequest, run_offload
+from andasim.system.offload.cost import Workload, host_flops_real
+from andasim.system.offload.engine import engine_compute_model
+from andasim.system.offload.tiers import load_system
 from andasim.workload.card import load_card
 from andasim.workload.precision import PrecisionProfile
 

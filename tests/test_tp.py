@@ -12,16 +12,16 @@ from andasim import simulate
 from andasim.cli import main
 from andasim.errors import AndasimInputError
 from andasim.hw.config import load_hw
-from andasim.system.collectives import collective_cost
-from andasim.system.links import link_model
-from andasim.system.payloads import parse_payload
-from andasim.system.tensor_parallel import (
+from andasim.system.tp.collectives import collective_cost
+from andasim.system.tp.links import link_model
+from andasim.system.tp.model import (
     DEFAULT_MODULES,
     chip_share,
     onchip_cycles,
     partition_gemms,
     simulate_tp,
 )
+from andasim.system.tp.payloads import parse_payload
 from andasim.workload.card import load_card
 from andasim.workload.precision import PrecisionProfile
 

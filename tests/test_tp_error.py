@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from andasim.errors import AndasimInputError, FormatSpecError
-from andasim.system.payloads import CalibratedPayload, fit_payload, parse_payload
-from andasim.system.tp_error import layer_error, rebuild_partials, reduce_partials, split_bounds
+from andasim.system.tp.error import layer_error, rebuild_partials, reduce_partials, split_bounds
+from andasim.system.tp.payloads import CalibratedPayload, fit_payload, parse_payload
 
 U32 = 2.0 ** -24   # unit roundoff of float32
 U64 = 2.0 ** -53
@@ -170,7 +170,7 @@ def test_identity_payload_is_exact_for_every_collective(collective: str) -> None
 
 
 def test_per_token_payload_bits_from_formats_layer() -> None:
-    from andasim.system.tensor_parallel import payload_bits
+    from andasim.system.tp.model import payload_bits
 
     # symmetric Int8 with one FP16 scale per token of E = 4096 values: 8 + 16/4096
     assert payload_bits(parse_payload("int8_token"), 16, 4096) == 8 + 16 / 4096

@@ -108,7 +108,7 @@ def offload(**kw: Any) -> None:
     """
     from tqdm import tqdm
 
-    from andasim.system.offload import OffloadRequest, run_offload
+    from andasim.system.offload.api import OffloadRequest, run_offload
 
     out = Path(kw.pop("out_dir"))
     json_file = kw.pop("json_file")

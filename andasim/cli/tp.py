@@ -9,9 +9,9 @@ from typing import Any
 import click
 
 from andasim.errors import AndasimInputError
-from andasim.system.collectives import COLLECTIVES
-from andasim.system.payloads import PAYLOAD_HELP
-from andasim.system.tensor_parallel import SPLITS
+from andasim.system.tp.collectives import COLLECTIVES
+from andasim.system.tp.model import SPLITS
+from andasim.system.tp.payloads import PAYLOAD_HELP
 
 _DEFAULT_FORMATS = ("bf16", "hybrid:k_frac=1/64")
 
@@ -116,9 +116,9 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
     """
     from andasim.hw.config import load_hw
     from andasim.report.writers import write_json
-    from andasim.system.links import link_model
-    from andasim.system.tensor_parallel import simulate_tp
-    from andasim.system.tp_error import summarize, trace_error_table
+    from andasim.system.tp.error import summarize, trace_error_table
+    from andasim.system.tp.links import link_model
+    from andasim.system.tp.model import simulate_tp
     from andasim.workload.trace import load_trace
 
     for name, value in (("--seq-len", seq_len), ("--batch", batch), ("--chunk-tokens", chunk_tokens)):
@@ -204,7 +204,7 @@ def _regime(hw: Any, trace: Any, precision: Any, link: Any, chips: list[int], fo
             collective: str, seq_len: int, batch: int, split: str, overlap: bool, codec: int | None,
             out_dir: Path | None, json_file: Path | None) -> None:
     from andasim.report.writers import write_json
-    from andasim.system.tensor_parallel import regime_check
+    from andasim.system.tp.model import regime_check
 
     compressed = next((f for f in formats if f not in ("bf16", "fp16", "none", "fp32")), None)
     if compressed is None or collective == "ring_allreduce":

@@ -19,8 +19,8 @@ from functools import cache
 from typing import Any
 
 from andasim.errors import AndasimInputError
-from andasim.system.offload_cost import ComputeModel, ComputeTimes, Workload, host_flops_real
-from andasim.system.offload_tiers import SystemConfig
+from andasim.system.offload.cost import ComputeModel, ComputeTimes, Workload, host_flops_real
+from andasim.system.offload.tiers import SystemConfig
 from andasim.workload.card import ModelCard
 from andasim.workload.precision import PrecisionProfile
 

@@ -4,9 +4,9 @@
 --num-gpu-batches) or searches for the best one, and returns a deterministic JSON-ready report:
 the policy, generation throughput (tokens/s = bls * n / T), latency T, per-layer time legs and
 bottlenecks, peak memory per tier, binding constraints, and for a search the Pareto front of
-latency against throughput. Pieces: `offload_tiers` (system YAML), `offload_cost` (cost
-model), `offload_search` (LP), `offload_formats` (sizes, native-compute overheads, error),
-`offload_engine` (compute times from the Anda cycle engine).
+latency against throughput. Pieces: `tiers` (system YAML), `cost` (cost
+model), `search` (LP), `formats` (sizes, native-compute overheads, error),
+`engine` (compute times from the Anda cycle engine).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from andasim import __version__
 from andasim.errors import AndasimInputError
-from andasim.system.offload_cost import (
+from andasim.system.offload.cost import (
     VARS,
     ComputeModel,
     OffloadShape,
@@ -30,9 +30,9 @@ from andasim.system.offload_cost import (
     percent_to_x,
     weight_bytes,
 )
-from andasim.system.offload_formats import FLEXGEN_INT4, native_overhead, tensor_bits, weight_error
-from andasim.system.offload_search import search
-from andasim.system.offload_tiers import GIB, SystemConfig, load_system
+from andasim.system.offload.formats import FLEXGEN_INT4, native_overhead, tensor_bits, weight_error
+from andasim.system.offload.search import search
+from andasim.system.offload.tiers import GIB, SystemConfig, load_system
 from andasim.workload.card import load_card
 
 COMPUTE_MODES = ("flops", "engine")
@@ -108,7 +108,7 @@ def _compute_model(req: OffloadRequest, system: SystemConfig, card, shape: Offlo
                    work: Workload, weight_spec: str) -> tuple[ComputeModel, dict[str, Any]]:
     if req.compute == "flops":
         return flop_compute_model(system, shape, work), {"mode": "flops"}
-    from andasim.system.offload_engine import engine_compute_model
+    from andasim.system.offload.engine import engine_compute_model
     from andasim.workload.precision import PrecisionProfile
 
     precision = None

@@ -23,7 +23,7 @@ import numpy as np
 from andasim.errors import AndasimInputError
 from andasim.formats import get as get_format
 from andasim.formats.metrics import sqnr_db
-from andasim.system.offload_cost import OffloadShape, TensorBits
+from andasim.system.offload.cost import OffloadShape, TensorBits
 
 FLEXGEN_INT4 = "int:bits=4,g=64,asym"  # FlexGen's CompressionConfig(4, 64, asym), reference notes 2.4
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from andasim.errors import AndasimInputError
-from andasim.system.offload_tiers import GIB, TFLOP, SystemConfig
+from andasim.system.offload.tiers import GIB, TFLOP, SystemConfig
 from andasim.workload.card import ModelCard
 
 VARS = ("wg", "wc", "wd", "hg", "hc", "hd", "cg", "cc", "cd")

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from andasim.errors import AndasimInputError
-from andasim.system.collectives import COLLECTIVES
-from andasim.system.payloads import FittedPayload, PayloadSpec, fit_payload, parse_payload
+from andasim.system.tp.collectives import COLLECTIVES
+from andasim.system.tp.payloads import FittedPayload, PayloadSpec, fit_payload, parse_payload
 
 ROW_PARALLEL = ("o", "down")
 

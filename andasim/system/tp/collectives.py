@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from andasim.errors import AndasimInputError
-from andasim.system.links import LinkModel
+from andasim.system.tp.links import LinkModel
 
 COLLECTIVES = ("ring_allreduce", "allgather", "oneshot", "twoshot")
 

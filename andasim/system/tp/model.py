@@ -24,9 +24,9 @@ from typing import Any
 
 from andasim.errors import AndasimInputError
 from andasim.hw.config import HardwareConfig
-from andasim.system.collectives import CollectiveCost, collective_cost
-from andasim.system.links import LinkModel
-from andasim.system.payloads import (
+from andasim.system.tp.collectives import CollectiveCost, collective_cost
+from andasim.system.tp.links import LinkModel
+from andasim.system.tp.payloads import (
     PayloadSpec,
     anda_mantissa_bits,
     ops_per_value,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog
 
-from andasim.system.offload_cost import VARS, CostTerms, PolicyEval, evaluate
+from andasim.system.offload.cost import VARS, CostTerms, PolicyEval, evaluate
 
 _N = len(VARS)
 # Relative slack under which a memory constraint counts as binding.

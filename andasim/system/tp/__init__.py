@@ -1,0 +1,1 @@
+"""Multi-chip tensor parallelism with compressed all-reduce payloads."""
