@@ -32,8 +32,9 @@ def regular_file_size(path: Path | str) -> int:
         st = os.stat(name)
     except FileNotFoundError:
         raise InputFileError("file not found", file=name) from None
-    except OSError as exc:
-        raise InputFileError(f"cannot read file: {exc.strerror or exc}", file=name) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = getattr(exc, "strerror", None) or exc
+        raise InputFileError(f"cannot read file: {reason}", file=name) from None
     if not stat.S_ISREG(st.st_mode):
         kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (FIFO, device or socket)"
         raise InputFileError(f"is {kind}; give a regular file", file=name)

@@ -16,7 +16,8 @@ from andasim.errors import AndasimInputError
 
 # name -> (module, attribute, one-line help shown by `andasim --help`)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
-    "validate": ("andasim.cli.validate", "validate", "Check hardware config files against the schema."),
+    "validate": ("andasim.cli.validate", "validate",
+                 "Check designs, system presets, cost tables and model cards."),
     "compare": ("andasim.cli.compare", "compare", "Compare designs on models against a baseline; figures."),
     "reproduce": ("andasim.cli.reproduce", "reproduce", "Rerun the Anda paper evaluation vs. its results."),
     "run": ("andasim.cli.run", "run", "Simulate a model trace on one design: result.json + per_layer.csv."),
@@ -54,6 +55,12 @@ class _LazyGroup(click.Group):
             return super().invoke(ctx)
         except AndasimInputError as exc:
             raise InputErrorExit(str(exc)) from None
+        except click.exceptions.NoArgsIsHelpError as exc:  # `andasim trace` alone: its help, exit 0
+            click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+            ctx.exit(0)
+        except click.UsageError as exc:  # one line, like every other input error
+            where = exc.ctx.command_path if exc.ctx is not None else "andasim"
+            raise InputErrorExit(f"{exc.format_message()} (see {where} --help)") from None
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -11,6 +11,10 @@ from typing import Any
 import click
 
 from andasim.atomic_io import write_atomic
+from andasim.cli.checks import output_dir, output_file
+
+_TOKENS = click.IntRange(min=1, max=1 << 20)
+_SHARE = click.FloatRange(min=0, max=1, min_open=True)
 
 
 def _pareto_csv(rows: list[dict[str, Any]]) -> str:
@@ -43,10 +47,11 @@ def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     names = []
-    for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None})):
+    for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
         path = out / f"pareto.{ext}"
         buf = io.BytesIO()
-        fig.savefig(buf, format=ext, dpi=150, metadata=meta)
+        with plt.rc_context({"svg.hashsalt": "andasim"}):  # fixed SVG ids: byte-identical reruns
+            fig.savefig(buf, format=ext, dpi=150, metadata=meta)
         write_atomic(path, buf.getvalue())
         names.append(path.name)
     plt.close(fig)
@@ -57,13 +62,14 @@ def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
 @click.option("--model", required=True, help="Model card name (e.g. opt-30b, opt-175b) or card YAML path.")
 @click.option("--preset", required=True,
               help="System (tiers and links) YAML path or bundled preset: t4-flexgen, anda-system.")
-@click.option("--prompt-len", type=int, default=512, show_default=True, help="Prompt length s.")
-@click.option("--gen-len", type=int, default=32, show_default=True, help="Generated tokens n.")
-@click.option("--percent", type=float, nargs=6, default=None, metavar="WG WC CG CC HG HC",
+@click.option("--prompt-len", type=_TOKENS, default=512, show_default=True, help="Prompt length s.")
+@click.option("--gen-len", type=_TOKENS, default=32, show_default=True, help="Generated tokens n.")
+@click.option("--percent", type=click.FloatRange(0, 100), nargs=6, default=None, metavar="WG WC CG CC HG HC",
               help="FlexGen placement in percent: weights, KV cache, activations on GPU and CPU; "
                    "the rest of each goes to disk.")
-@click.option("--gpu-batch-size", type=int, default=None, help="GPU batch size gbs.")
-@click.option("--num-gpu-batches", type=int, default=None, help="GPU batches per block (bls = gbs x nb).")
+@click.option("--gpu-batch-size", type=click.IntRange(1, 1 << 16), default=None, help="GPU batch size gbs.")
+@click.option("--num-gpu-batches", type=click.IntRange(1, 1 << 16), default=None,
+              help="GPU batches per block (bls = gbs x nb).")
 @click.option("--search", is_flag=True, help="Search the policy: (gbs, nb) enumeration with an LP inside.")
 @click.option("--cpu-cache-compute", is_flag=True, help="Decode attention on the host for cache kept there.")
 @click.option("--compress-weight", is_flag=True, help="Weights in FlexGen 4-bit (int:bits=4,g=64,asym).")
@@ -77,13 +83,15 @@ def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
 @click.option("--compute", type=click.Choice(["flops", "engine"]), default="flops", show_default=True,
               help="Compute times from the preset's FLOP rates, or from the Anda cycle engine (--hw).")
 @click.option("--hw", default=None, help="Accelerator design for --compute engine (YAML or bundled name).")
-@click.option("--anda-m", type=int, default=None,
+@click.option("--anda-m", type=click.IntRange(1, 16), default=None,
               help="--compute engine: uniform Anda mantissa width (else the --trace default profile).")
-@click.option("--alpha-g", type=float, default=None, help="Usable share of device memory (default 0.8).")
-@click.option("--alpha-c", type=float, default=None, help="Usable share of host memory (default 0.8).")
-@click.option("--alpha-n", type=float, default=None, help="Usable share of disk (default 0.8).")
-@click.option("--max-gpu-batch-size", type=int, default=128, show_default=True, help="Search bound on gbs.")
-@click.option("--max-num-gpu-batches", type=int, default=20, show_default=True, help="Search bound on nb.")
+@click.option("--alpha-g", type=_SHARE, default=None, help="Usable share of device memory (default 0.8).")
+@click.option("--alpha-c", type=_SHARE, default=None, help="Usable share of host memory (default 0.8).")
+@click.option("--alpha-n", type=_SHARE, default=None, help="Usable share of disk (default 0.8).")
+@click.option("--max-gpu-batch-size", type=click.IntRange(1, 4096), default=128, show_default=True,
+              help="Search bound on gbs (at most 4096: the search steps through every gbs).")
+@click.option("--max-num-gpu-batches", type=click.IntRange(1, 1024), default=20, show_default=True,
+              help="Search bound on nb.")
 @click.option("--hidden-on-disk", is_flag=True,
               help="Let the search put activations on disk (FlexGen's runtime cannot).")
 @click.option("--trace", default=None, help="Trace whose weight samples measure the 4-bit error.")
@@ -110,8 +118,10 @@ def offload(**kw: Any) -> None:
 
     from andasim.system.offload.api import OffloadRequest, run_offload
 
-    out = Path(kw.pop("out_dir"))
+    out = output_dir(kw.pop("out_dir"))
     json_file = kw.pop("json_file")
+    if json_file is not None:
+        output_file(json_file, "--json")
     percent = kw.pop("percent")
     req = OffloadRequest(percent=tuple(percent) if percent else None, **kw)
     if req.search:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
-from pathlib import Path
 
 import click
+
+from andasim.atomic_io import write_atomic
+from andasim.cli.checks import output_dir, output_file
 
 PAPERS = ("anda",)
 
@@ -39,16 +40,17 @@ def reproduce(paper: str, out_dir: str, json_path: str | None, cache_dir: str | 
     from andasim.report.reproduce import TOLERANCES, reproduce_anda
     from andasim.report.sweep import Sweep
 
-    out = Path(out_dir)
+    out = output_dir(out_dir)
+    json_file = output_file(json_path, "--json") if json_path is not None else None
+    cache = output_dir(cache_dir, "--cache") if cache_dir is not None else out / "cache"
     total = len(TOLERANCES) * len(PAPER_MODELS) * len(PAPER_DESIGNS)
     bar = tqdm(total=total, desc="runs", unit="run", file=sys.stderr, disable=None, leave=False)
-    sweep = Sweep(Path(cache_dir) if cache_dir else out / "cache",
+    sweep = Sweep(cache,
                   progress=lambda what: bar.set_postfix_str(what, refresh=True))
     _, text = reproduce_anda(out, sweep, progress=lambda: bar.update(1))
     bar.close()
-    if json_path is not None:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(out / "reproduction.json", json_path)
+    if json_file is not None:
+        write_atomic(json_file, (out / "reproduction.json").read_bytes())
     click.echo(text, nl=False)
     click.echo(f"simulated {sweep.simulated}, reused {sweep.reused} cached runs; wrote "
                f"{out / 'reproduction.txt'}, {out / 'reproduction.json'}, {out / 'figures'}/")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from andasim.cli.checks import module_list, output_dir
 from andasim.errors import AndasimInputError
 
 _LIST_RE = re.compile(r"^\s*\d+\s*(,\s*\d+\s*){3}$")
@@ -97,17 +98,20 @@ def per_layer_csv(result) -> str:
               help="Profile name from the trace, a profile YAML file, or M_qkv,M_o,M_up,M_down "
                    "(e.g. 7,6,6,6). Default: the trace's default profile.")
 @click.option("--phase", type=click.Choice(["prefill", "decode"]), default="prefill", show_default=True)
-@click.option("--seq-len", type=click.IntRange(min=1), default=2048, show_default=True,
+@click.option("--seq-len", type=click.IntRange(min=1, max=1 << 24), default=2048, show_default=True,
               help="Tokens per sequence (prefill) or context length (decode).")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--kv-len", type=click.IntRange(min=1), default=None,
+@click.option("--batch", type=click.IntRange(min=1, max=1 << 20), default=1, show_default=True)
+@click.option("--kv-len", type=click.IntRange(min=1, max=1 << 24), default=None,
               help="Keys attended to (default: seq-len). Only matters with qk/pv.")
 @click.option("--modules", default="qkv,o,up,down", show_default=True,
               help="Comma list from qkv,o,up,down,qk,pv,lm_head,vector.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder (created); gets result.json, per_layer.csv and summary.txt.")
+@click.option("--force", is_flag=True,
+              help="Run even when the work estimate (engine tile steps) is above the limit that "
+                   "catches typos such as a seq-len of 10**12.")
 def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_len: int, batch: int,
-        kv_len: int | None, modules: str, out_dir: str) -> None:
+        kv_len: int | None, modules: str, out_dir: str, force: bool) -> None:
     """Simulate one model trace on one hardware design.
 
     Writes OUT/result.json (every counter, the inputs echoed, deterministic) and
@@ -129,12 +133,14 @@ def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_le
         summary_text,
     )
     from andasim.report.writers import dumps_json, write_text
-    from andasim.sim.simulate import simulate
+    from andasim.sim.simulate import MAX_TILE_STEPS, VECTOR_MODULE, simulate
+    from andasim.workload.gemm import MODULE_TYPES
     from andasim.workload.trace import load_trace
 
+    out = output_dir(out_dir)
+    mods = module_list(modules, (*MODULE_TYPES, VECTOR_MODULE))
     hw = load_hw(hw_name)
     trace = load_trace(trace_name)
-    mods = tuple(m.strip() for m in modules.split(",") if m.strip())
     profile = resolve_profile(trace, precision, hw.activation_storage == "anda", hw.name)
     bar = tqdm(total=0, desc="simulating distinct GeMMs", unit="gemm", file=sys.stderr, disable=None,
                leave=False)
@@ -144,9 +150,8 @@ def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_le
         bar.update(done - bar.n)
 
     result = simulate(hw, trace, profile, phase=phase, seq_len=seq_len, batch=batch, kv_len=kv_len,
-                      modules=mods, progress=progress)
+                      modules=mods, progress=progress, max_tile_steps=None if force else MAX_TILE_STEPS)
     bar.close()
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     energy = energy_report(result, hw)
     write_text(out / "result.json", dumps_json(enrich_with_energy(result, hw)))

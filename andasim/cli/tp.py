@@ -8,21 +8,24 @@ from typing import Any
 
 import click
 
+from andasim.cli.checks import output_dir, output_file
 from andasim.errors import AndasimInputError
+from andasim.safe_read import short
 from andasim.system.tp.collectives import COLLECTIVES
 from andasim.system.tp.model import SPLITS
 from andasim.system.tp.payloads import PAYLOAD_HELP
 
 _DEFAULT_FORMATS = ("bf16", "hybrid:k_frac=1/64")
+_MAX_CHIPS = 4096
 
 
 def _int_list(text: str, what: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise AndasimInputError(f"{what} must be a comma-separated list of integers, got {text!r}") from None
-    if not values or any(v < 1 for v in values):
-        raise AndasimInputError(f"{what} must list integers >= 1, got {text!r}")
+        raise AndasimInputError(f"{what} must be a comma list of integers, got {short(text)}") from None
+    if not values or any(not 1 <= v <= _MAX_CHIPS for v in values):
+        raise AndasimInputError(f"{what} must list integers in 1..{_MAX_CHIPS}, got {short(text)}")
     return sorted(set(values))
 
 
@@ -51,9 +54,9 @@ def _precision(trace: Any, profile: str | None, m_bits: str | None) -> Any:
               help=f"Payload format (repeat to compare; default bf16 and hybrid:k_frac=1/64, bf16 only for "
                    f"ring_allreduce): {PAYLOAD_HELP}")
 @click.option("--phase", type=click.Choice(["prefill", "decode"]), default="prefill", show_default=True)
-@click.option("--seq-len", type=int, default=2048, show_default=True,
+@click.option("--seq-len", type=click.IntRange(1, 1 << 24), default=2048, show_default=True,
               help="Prompt tokens (prefill) or context (decode).")
-@click.option("--batch", type=int, default=1, show_default=True)
+@click.option("--batch", type=click.IntRange(1, 1 << 20), default=1, show_default=True)
 @click.option("--split", type=click.Choice(SPLITS), default="strict", show_default=True,
               help="strict: refuse N that does not divide heads/ffn; uneven: ceil shares.")
 @click.option("--overlap/--no-overlap", default=True, show_default=True,
@@ -71,9 +74,10 @@ def _precision(trace: Any, profile: str | None, m_bits: str | None) -> Any:
 @click.option("--m-bits", default=None,
               help="Anda mantissa bits: one value or M_qkv,M_o,M_u,M_d (overrides --profile).")
 @click.option("--error-chips", default=None, help="N list for the error table (default: --chips).")
-@click.option("--calib-frac", type=float, default=0.5, show_default=True,
+@click.option("--calib-frac", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
+              show_default=True,
               help="Share of the trace's tokens used to calibrate static payloads; the rest is held out.")
-@click.option("--chunk-tokens", type=int, default=64, show_default=True,
+@click.option("--chunk-tokens", type=click.IntRange(1, 1 << 20), default=64, show_default=True,
               help="Tokens per EMA min/max update.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for tp.json and the tp_latency_error PNG/SVG plot.")
@@ -117,9 +121,10 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
     from andasim.system.tp.model import simulate_tp
     from andasim.workload.trace import load_trace
 
-    for name, value in (("--seq-len", seq_len), ("--batch", batch), ("--chunk-tokens", chunk_tokens)):
-        if value < 1:
-            raise AndasimInputError(f"{name} must be >= 1, got {value}")
+    if out_dir is not None:
+        output_dir(out_dir)
+    if json_file is not None:
+        output_file(json_file, "--json")
     chip_list = _int_list(chips, "--chips")
     err_chips = _int_list(error_chips, "--error-chips") if error_chips else chip_list
     fmt_list = list(formats) or (["bf16"] if collective == "ring_allreduce" else list(_DEFAULT_FORMATS))

@@ -244,7 +244,18 @@ def load_hw(path_or_name: str | Path) -> HardwareConfig:
 
     A path that does not exist but whose stem names a bundled design resolves to that design,
     with a one-line notice on stderr, so that `configs/pe64.yaml` from an old script still works.
+    The design's cost table is loaded and checked too (it exists, is a cost table, matches the
+    node and voltage, prices this PE type), so that `andasim validate` and every command that
+    takes `--hw` refuse exactly the same files.
     """
+    from andasim.hw.energy import table_for  # energy imports this module
+
+    hw = _load_design(path_or_name)
+    table_for(hw).pe_variant(hw)
+    return hw
+
+
+def _load_design(path_or_name: str | Path) -> HardwareConfig:
     text_arg = str(path_or_name)
     path = Path(text_arg)
     if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text_arg:
