@@ -7,8 +7,11 @@ exit code 2, never a traceback after the work is done.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
+
+import click
 
 from andasim.errors import AndasimInputError
 from andasim.safe_read import short
@@ -76,3 +79,13 @@ def module_list(text: str, valid: tuple[str, ...], option: str = "--modules") ->
     if dup is not None:
         raise AndasimInputError(f"{option}: module {dup!r} is listed twice")
     return tuple(names)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """`click.FloatRange` that also refuses NaN and ±inf (NaN slips through every comparison)."""
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number", param, ctx)
+        return number

@@ -11,10 +11,10 @@ from typing import Any
 import click
 
 from andasim.atomic_io import write_atomic
-from andasim.cli.checks import output_dir, output_file
+from andasim.cli.checks import FiniteFloatRange, output_dir, output_file
 
 _TOKENS = click.IntRange(min=1, max=1 << 20)
-_SHARE = click.FloatRange(min=0, max=1, min_open=True)
+_SHARE = FiniteFloatRange(min=0, max=1, min_open=True)
 
 
 def _pareto_csv(rows: list[dict[str, Any]]) -> str:
@@ -64,7 +64,7 @@ def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
               help="System (tiers and links) YAML path or bundled preset: t4-flexgen, anda-system.")
 @click.option("--prompt-len", type=_TOKENS, default=512, show_default=True, help="Prompt length s.")
 @click.option("--gen-len", type=_TOKENS, default=32, show_default=True, help="Generated tokens n.")
-@click.option("--percent", type=click.FloatRange(0, 100), nargs=6, default=None, metavar="WG WC CG CC HG HC",
+@click.option("--percent", type=FiniteFloatRange(0, 100), nargs=6, default=None, metavar="WG WC CG CC HG HC",
               help="FlexGen placement in percent: weights, KV cache, activations on GPU and CPU; "
                    "the rest of each goes to disk.")
 @click.option("--gpu-batch-size", type=click.IntRange(1, 1 << 16), default=None, help="GPU batch size gbs.")

