@@ -30,7 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 class InputErrorExit(click.ClickException):
-    """A user mistake: one line on stderr and exit code 2, never a traceback."""
+    """A user mistake: one line on stderr and exit code 2, never a traceback (Ctrl-C: 130)."""
 
     exit_code = 2
 
@@ -55,6 +55,10 @@ class _LazyGroup(click.Group):
             return super().invoke(ctx)
         except AndasimInputError as exc:
             raise InputErrorExit(str(exc)) from None
+        except KeyboardInterrupt:  # Ctrl-C: what is written is complete (atomic writes, fsynced journals)
+            click.echo("andasim: interrupted; finished work is saved, rerun the same command to resume",
+                       err=True)
+            ctx.exit(130)
         except click.exceptions.NoArgsIsHelpError as exc:  # `andasim trace` alone: its help, exit 0
             click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
             ctx.exit(0)
