@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from andasim.errors import AndasimInputError
-from andasim.system.tp.collectives import COLLECTIVES
+from andasim.system.tp.collectives import COLLECTIVES, EXCHANGES
 from andasim.system.tp.payloads import FittedPayload, PayloadSpec, fit_payload, parse_payload
 
 ROW_PARALLEL = ("o", "down")
@@ -59,27 +59,29 @@ def rebuild_partials(x: np.ndarray, w: np.ndarray, bounds: list[tuple[int, int]]
 
 def reduce_partials(partials: np.ndarray, payload: FittedPayload, collective: str,
                     second: FittedPayload | None = None) -> np.ndarray:
-    """What every chip holds after the all-reduce (float64), by the collective's numerics.
+    """What every chip holds after the all-reduce (float64), by the collective's exchange.
 
-    allgather/oneshot: Σ_i D(C_i(Y_i)). twoshot: D'(C'(Σ_i D(C_i(Y_i)))) with `second` the
-    payload fitted on reduced sums. ring_allreduce: the chunk travels the ring and is re-encoded
-    at every hop, acc = D(C(acc)) + Y_next, and the final sum is encoded once more for the
-    all-gather phase (one fixed chip order; every chunk sees N encodings).
+    The exchange is the one `collectives.collective_cost` prices (`EXCHANGES`), on every topology:
+    gather (allgather, oneshot): Σ_i D(C_i(Y_i)). direct_two_stage (twoshot): D'(C'(Σ_i D(C_i(Y_i))))
+    with `second` the payload fitted on reduced sums. ring_hop_by_hop (ring_allreduce): the chunk
+    travels the ring and is re-encoded at every hop, acc = D(C(acc)) + Y_next, and the final sum is
+    encoded once more for the all-gather phase (one fixed chip order; every chunk sees N encodings).
     """
+    if collective not in EXCHANGES:
+        raise AndasimInputError(f"unknown collective {collective!r}; valid: {', '.join(COLLECTIVES)}")
     n = partials.shape[0]
-    if collective in ("allgather", "oneshot"):
+    exchange = EXCHANGES[collective]
+    if exchange == "gather":
         return np.sum([payload.roundtrip(i, partials[i]).astype(np.float64) for i in range(n)], axis=0)
-    if collective == "twoshot":
+    if exchange == "direct_two_stage":
         if second is None:
             raise AndasimInputError("twoshot needs the second-stage payload fitted on reduced sums")
         s = np.sum([payload.roundtrip(i, partials[i]).astype(np.float64) for i in range(n)], axis=0)
         return second.roundtrip(0, s.astype(np.float32)).astype(np.float64)
-    if collective == "ring_allreduce":
-        acc = partials[0].astype(np.float32)
-        for i in range(1, n):
-            acc = payload.roundtrip(0, acc) + partials[i]
-        return payload.roundtrip(0, acc).astype(np.float64)
-    raise AndasimInputError(f"unknown collective {collective!r}; valid: {', '.join(COLLECTIVES)}")
+    acc = partials[0].astype(np.float32)
+    for i in range(1, n):
+        acc = payload.roundtrip(0, acc) + partials[i]
+    return payload.roundtrip(0, acc).astype(np.float64)
 
 
 def rel_error(ref: np.ndarray, approx: np.ndarray) -> float:
@@ -128,7 +130,7 @@ def partials_error(parts: np.ndarray, y_eval: np.ndarray, t_cal: int, *, payload
                    module: str = "") -> ErrorRow:
     """Error for chip partials `parts` [N, T, E] (first `t_cal` tokens calibrate) against the exact
     held-out output `y_eval` [T - t_cal, E] (float64)."""
-    if collective == "ring_allreduce" and payload.calibrated:
+    if EXCHANGES.get(collective) == "ring_hop_by_hop" and payload.calibrated:
         raise AndasimInputError(
             f"ring_allreduce re-encodes partial sums at every hop; calibrated payload {payload.spec!r} "
             "has static parameters only for single partials: use allgather, oneshot or twoshot")
@@ -136,7 +138,7 @@ def partials_error(parts: np.ndarray, y_eval: np.ndarray, t_cal: int, *, payload
     cal, ev = parts[:, :t_cal], parts[:, t_cal:]
     fitted = fit_payload(payload, cal, chunk_tokens=chunk_tokens, e_full=e_full)
     second = None
-    if collective == "twoshot":
+    if EXCHANGES.get(collective) == "direct_two_stage":
         sums = cal.astype(np.float64).sum(axis=0).astype(np.float32)[None]
         second = fit_payload(payload, sums, chunk_tokens=chunk_tokens, e_full=e_full)
     y_hat = reduce_partials(ev, fitted, collective, second)
