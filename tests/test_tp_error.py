@@ -229,3 +229,16 @@ def test_numerics_run_the_exchange_that_is_priced(topology: str, collective: str
     assert first.values + second.values == pytest.approx(n * cost.quantized_values)
     assert cost.exchange == {"ring_allreduce": "ring_hop_by_hop", "twoshot": "direct_two_stage"}.get(
         collective, "gather")
+
+
+def test_gain_table_per_module_and_layer() -> None:
+    from andasim.system.tp.error import ErrorRow, gain_table
+
+    def row(layer: int, payload: str, err: float) -> ErrorRow:
+        return ErrorRow(layer, "down", 2, payload, "allgather", 4.0, 0, 64, 8, 8, err, None)
+
+    rows = [row(0, "hybrid", 0.1), row(0, "static", 0.2), row(1, "hybrid", 0.3), row(1, "static", 0.3)]
+    (g,) = gain_table(rows, "hybrid", "static")
+    # mean errors 0.2 vs 0.25: gain 1 - 0.2/0.25 = 0.2; layer 0 halves its error, layer 1 gains nothing
+    assert g["mean_gain"] == pytest.approx(0.2)
+    assert g["per_layer_gain"] == {0: pytest.approx(0.5), 1: pytest.approx(0.0)}

@@ -214,3 +214,24 @@ def summarize(rows: list[ErrorRow]) -> list[dict[str, Any]]:
                     "bits_per_value": rs[0].bits_per_value, "k_bf16": rs[0].k_bf16,
                     "mean_rel_error": float(errs.mean()), "max_rel_error": float(errs.max())})
     return out
+
+
+def gain_table(rows: list[ErrorRow], candidate: str, baseline: str) -> list[dict[str, Any]]:
+    """Relative error reduction 1 - err(candidate) / err(baseline), per (module, N) and per layer.
+
+    Used to say how much the hybrid format buys over static Int4 and which layers drive it."""
+    by_key = {(r.module, r.n_chips, r.layer, r.payload): r.rel_error for r in rows}
+    out = []
+    for module, n in sorted({(r.module, r.n_chips) for r in rows}):
+        layers = sorted({r.layer for r in rows if (r.module, r.n_chips) == (module, n)})
+        pairs = [(la, by_key.get((module, n, la, candidate)), by_key.get((module, n, la, baseline)))
+                 for la in layers]
+        pairs = [(la, c, b) for la, c, b in pairs if c is not None and b is not None and b > 0]
+        if not pairs:
+            continue
+        mean_c = float(np.mean([c for _, c, _ in pairs]))
+        mean_b = float(np.mean([b for _, _, b in pairs]))
+        out.append({"module": module, "n_chips": n, "candidate": candidate, "baseline": baseline,
+                    "mean_gain": 1.0 - mean_c / mean_b,
+                    "per_layer_gain": {int(la): 1.0 - c / b for la, c, b in pairs}})
+    return out
