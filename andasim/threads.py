@@ -97,10 +97,11 @@ def set_threads(n: int | None = None) -> int:
     _requested = n
     for name in THREAD_COUNT_ENV:
         os.environ[name] = str(n)
-    if "numpy" in sys.modules or "torch" in sys.modules:
+    torch = sys.modules.get("torch")  # None also when an import of it failed
+    if sys.modules.get("numpy") is not None or torch is not None:
         _thread_controller().limit(limits=n)
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(n)
+    if torch is not None:
+        torch.set_num_threads(n)
     return n  # numba: applied per kernel launch by numba_threads(), so its pool starts only when used
 
 

@@ -1,4 +1,4 @@
-"""andasim/threads.py: one thread setting for BLAS, OpenMP, numba and torch; small products single-threaded."""
+"""andasim/threads.py: one thread setting for BLAS, OpenMP, numba, torch; small products single-threaded."""
 
 from __future__ import annotations
 
