@@ -12,6 +12,7 @@ import click
 
 from andasim.atomic_io import write_atomic
 from andasim.cli.checks import FiniteFloatRange, output_dir, output_file
+from andasim.cli.threads_option import threads_option
 
 _TOKENS = click.IntRange(min=1, max=1 << 20)
 _SHARE = FiniteFloatRange(min=0, max=1, min_open=True)
@@ -99,6 +100,7 @@ def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
               help="Output folder: offload.json, and for --search pareto.csv/.png/.svg.")
 @click.option("--json", "json_file", default=None, type=click.Path(dir_okay=False),
               help="Also write the report JSON here.")
+@threads_option()
 def offload(**kw: Any) -> None:
     """Model memory-limited inference as FlexGen does (Sheng et al., ICML 2023).
 

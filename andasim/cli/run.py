@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from andasim.cli.checks import module_list, output_dir
+from andasim.cli.threads_option import threads_option
 from andasim.errors import AndasimInputError
 
 _LIST_RE = re.compile(r"^\s*\d+\s*(,\s*\d+\s*){3}$")
@@ -110,6 +111,7 @@ def per_layer_csv(result) -> str:
 @click.option("--force", is_flag=True,
               help="Run even when the work estimate (engine tile steps) is above the limit that "
                    "catches typos such as a seq-len of 10**12.")
+@threads_option()
 def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_len: int, batch: int,
         kv_len: int | None, modules: str, out_dir: str, force: bool) -> None:
     """Simulate one model trace on one hardware design.
