@@ -81,6 +81,7 @@ class Trace:
     activations: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
     weights: dict[tuple[int, str], WeightSample] = field(default_factory=dict)
     checksum: str = ""
+    source: str = ""  # the file (or bundled name) it was loaded from, for messages; not stored
 
     @property
     def shape_only(self) -> bool:
@@ -425,7 +426,7 @@ def load_trace(name_or_path: str | Path) -> Trace:
                 columns=array, values=arrays[prefix + "/values"], bias=arrays.get(prefix + "/bias"))
     trace = Trace(trace_id=str(header["trace_id"]), card=card, provenance=header["provenance"],
                   label=str(header["label"]), profiles=profiles, default_profile=header["default_profile"],
-                  activations=activations, weights=weights, checksum=header["checksum"])
+                  activations=activations, weights=weights, checksum=header["checksum"], source=file)
     if bool(header["shape_only"]) != trace.shape_only:
         raise TraceError(f"{file}: key 'shape_only': says {header['shape_only']} but the file "
                          f"{'has no' if trace.shape_only else 'has'} activations")
