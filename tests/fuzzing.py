@@ -168,7 +168,8 @@ def _values(command: str, name: str, param: click.Parameter, files: dict[str, li
     hostile = st.sampled_from(HOSTILE_TEXT) | st.text(string.printable, max_size=12)
     if _is_output(name):
         safe_out = [f"{out_dir}/{name}", f"{out_dir}/{name}.yaml"]
-        choices = files["outputs"] if (command, "out") in {("reproduce", "out")} else files["outputs"] + safe_out
+        # reproduce with a usable --out would start the whole paper evaluation: hostile outputs only
+        choices = files["outputs"] if command == "reproduce" else files["outputs"] + safe_out
         return st.sampled_from(choices)
     plausible: list[str] = [] if (command, name) in NEVER_VALID else list(PLAUSIBLE.get(name, []))
     ptype = param.type

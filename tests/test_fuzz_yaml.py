@@ -24,7 +24,8 @@ BUNDLED = {
     "design": [ROOT / "hw_configs" / f"{n}.yaml" for n in ("anda", "pe64", "figna", "fp_fp")],
     "system": sorted((ROOT / "hw_configs" / "systems").glob("*.yaml")),
     "cost_table": sorted((ROOT / "andasim" / "hw" / "cost_tables").glob("*.yaml")),
-    "card": [ROOT / "andasim" / "workload" / "cards" / f"{n}.yaml" for n in ("llama2-7b", "opt-125m", "gemma3-270m")],
+    "card": [ROOT / "andasim" / "workload" / "cards" / f"{n}.yaml"
+             for n in ("llama2-7b", "opt-125m", "gemma3-270m")],
 }
 QUICK_EXAMPLES = 60
 SLOW_EXAMPLES = 600
@@ -63,7 +64,8 @@ def _parent(data: Any, path: tuple) -> dict:
 
 
 @st.composite
-def mutated_yaml(draw: Any, kinds: tuple[str, ...] = tuple(BUNDLED), numeric_only: bool = False) -> tuple[str, str]:
+def mutated_yaml(draw: Any, kinds: tuple[str, ...] = tuple(BUNDLED),
+                 numeric_only: bool = False) -> tuple[str, str]:
     """(kind, YAML text): a bundled file with one to three mutations."""
     kind = draw(st.sampled_from(kinds))
     source = draw(st.sampled_from(BUNDLED[kind]))
