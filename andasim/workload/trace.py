@@ -273,6 +273,8 @@ def _open_npz(fh: Any, file: str) -> Any:
         _check_members(fh, file)
         fh.seek(0)
         return np.load(fh, allow_pickle=False)
+    except TraceError:
+        raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as exc:
         raise TraceError(f"{file}: not a readable andasim trace (.npz): {str(exc)[:120]}") from None
 
