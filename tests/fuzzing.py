@@ -86,6 +86,9 @@ def invoke(args: list[str], timeout_s: float = CASE_TIMEOUT_S) -> Outcome:
     try:
         with time_bound(timeout_s):
             res = CliRunner().invoke(main, args, catch_exceptions=True)
+    except CaseTimeout:  # an AssertionError, so that hypothesis reports the arguments
+        raise AssertionError(f"andasim {' '.join(repr(a)[:80] for a in args)}: no answer within "
+                             f"{timeout_s} s") from None
     finally:  # `--threads` changes this process's thread pools: put them back
         set_threads(threads)
         for key, value in env.items():

@@ -62,6 +62,12 @@ class _LazyGroup(click.Group):
         except click.exceptions.NoArgsIsHelpError as exc:  # `andasim trace` alone: its help, exit 0
             click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
             ctx.exit(0)
+        except OSError as exc:
+            if exc.filename is None:  # not about a file the user named: a bug, keep the traceback
+                raise
+            name = str(exc.filename)
+            name = name if len(name) <= 80 else name[:77] + "..."
+            raise InputErrorExit(f"{name}: {exc.strerror or exc}") from None
         except click.UsageError as exc:  # one line, like every other input error
             where = exc.ctx.command_path if exc.ctx is not None else "andasim"
             raise InputErrorExit(f"{exc.format_message()} (see {where} --help)") from None
