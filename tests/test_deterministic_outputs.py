@@ -13,18 +13,18 @@ from click.testing import CliRunner
 
 from andasim.cli import main
 
+_SMALL = ["--phase", "decode", "--seq-len", "16"]
 COMMANDS = {
-    "run": ["run", "--hw", "pe64", "--trace", "llama2-7b", "--phase", "decode", "--seq-len", "16",
-            "--out", "{out}"],
-    "tp": ["tp", "--hw", "anda", "--trace", "llama2-7b", "--phase", "decode", "--seq-len", "16", "--chips", "2",
-           "--m-bits", "6", "--format", "bf16", "--out", "{out}", "--json", "{out}/copy.json"],
-    "offload": ["offload", "--model", "opt-125m", "--preset", "t4-flexgen", "--prompt-len", "64", "--gen-len", "8",
-                "--search", "--max-gpu-batch-size", "8", "--max-num-gpu-batches", "2", "--out", "{out}",
-                "--json", "{out}/copy.json"],
-    "search": ["search", "--trace", "gemma3-270m", "--evaluator", "proxy", "--tolerance", "5%", "--max-evals", "2",
-               "--out", "{out}/profile.yaml"],
-    "compare": ["compare", "--designs", "pe64,fp_fp", "--baseline", "fp_fp", "--traces", "llama2-7b", "--phase",
-                "decode", "--seq-len", "16", "--out", "{out}"],
+    "run": ["run", "--hw", "pe64", "--trace", "llama2-7b", *_SMALL, "--out", "{out}"],
+    "tp": ["tp", "--hw", "anda", "--trace", "llama2-7b", *_SMALL, "--chips", "2", "--m-bits", "6",
+           "--format", "bf16", "--out", "{out}", "--json", "{out}/copy.json"],
+    "offload": ["offload", "--model", "opt-125m", "--preset", "t4-flexgen", "--prompt-len", "64",
+                "--gen-len", "8", "--search", "--max-gpu-batch-size", "8", "--max-num-gpu-batches", "2",
+                "--out", "{out}", "--json", "{out}/copy.json"],
+    "search": ["search", "--trace", "gemma3-270m", "--evaluator", "proxy", "--tolerance", "5%",
+               "--max-evals", "2", "--out", "{out}/profile.yaml"],
+    "compare": ["compare", "--designs", "pe64,fp_fp", "--baseline", "fp_fp", "--traces", "llama2-7b",
+                *_SMALL, "--out", "{out}"],
 }
 _SLOW = {"compare", "tp"}  # figures: several seconds per run
 

@@ -215,8 +215,8 @@ def test_output_paths_refused_before_any_work(tmp_path) -> None:
 def test_binary_reuse_and_journal_refused(tmp_path) -> None:
     binary = tmp_path / "bin.jsonl"
     binary.write_bytes(bytes(range(256)) * 4)
-    base = ["search", "--trace", "gemma3-270m", "--evaluator", "proxy", "--tolerance", "1%", "--max-evals", "1",
-            "--out", str(tmp_path / "p.yaml")]
+    base = ["search", "--trace", "gemma3-270m", "--evaluator", "proxy", "--tolerance", "1%",
+            "--max-evals", "1", "--out", str(tmp_path / "p.yaml")]
     for option in ("--reuse", "--journal"):
         res = _cli(*base, option, str(binary))
         assert res.exit_code == 2 and "Traceback" not in res.output, res.output
@@ -248,8 +248,8 @@ def test_search_perplexity_without_torch_names_the_extra(monkeypatch, tmp_path) 
     import sys
 
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
-    line = _one_line(_cli("search", "--model", "smollm2-135m", "--evaluator", "perplexity", "--tolerance", "1%",
-                          "--out", str(tmp_path / "p.yaml")), "models extra")
+    line = _one_line(_cli("search", "--model", "smollm2-135m", "--evaluator", "perplexity",
+                          "--tolerance", "1%", "--out", str(tmp_path / "p.yaml")), "models extra")
     assert "pip install" in line
 
 
@@ -257,8 +257,8 @@ def test_search_names_the_trace_file(tmp_path) -> None:
     import shutil
 
     shutil.copy(ROOT / "traces" / "llama2-7b.npz", tmp_path / "mine.npz")
-    _one_line(_cli("search", "--trace", str(tmp_path / "mine.npz"), "--evaluator", "proxy", "--tolerance", "1%",
-                   "--out", str(tmp_path / "p.yaml")), str(tmp_path / "mine.npz"))
+    _one_line(_cli("search", "--trace", str(tmp_path / "mine.npz"), "--evaluator", "proxy",
+                   "--tolerance", "1%", "--out", str(tmp_path / "p.yaml")), str(tmp_path / "mine.npz"))
 
 
 # --- finding 6: deterministic, atomic outputs ----------------------------------------------------
@@ -339,15 +339,17 @@ def test_sigint_leaves_the_same_resumable_state_as_sigkill(tmp_path) -> None:
     import time
 
     def command(out: Path) -> list[str]:
-        return [sys.executable, "-c", "from andasim.cli import main; main()", "search", "--trace", "gemma3-270m", "--evaluator", "proxy",
+        return [sys.executable, "-c", "from andasim.cli import main; main()", "search",
+                "--trace", "gemma3-270m", "--evaluator", "proxy",
                 "--tolerance", "1%", "--max-evals", "6", "--out", str(out / "p.yaml")]
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    reference = subprocess.run(command(tmp_path / "ref"), env=env, capture_output=True, text=True, timeout=300)
+    reference = subprocess.run(command(tmp_path / "ref"), env=env, capture_output=True, text=True,
+                               timeout=300)
     assert reference.returncode in (0, 1), reference.stderr
     journal = tmp_path / "int" / "p.yaml.journal.jsonl"
-    proc = subprocess.Popen(command(tmp_path / "int"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(command(tmp_path / "int"), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
         if journal.exists() and journal.read_text().count('"type":"eval"') >= 2:
