@@ -20,7 +20,7 @@ CSV_COLUMNS = (
     "compute_cycles", "stall_dram_cycles", "stall_compressor_cycles", "macs", "bops",
     "dram_read_activation_bytes", "dram_read_weight_bytes", "dram_read_kv_bytes",
     "dram_write_activation_bytes", "dram_write_output_bytes", "compressor_cycles", "vector_ops",
-    "vector_cycles",
+    "vector_cycles", "dataflow", "k_ways", "act_slots", "weight_slots", "roofline_cycles", "mapping_reason",
 )
 
 
@@ -82,7 +82,10 @@ def per_layer_csv(result) -> str:
             "dram_write_activation_bytes": f"{c['dram_write_bytes.activation']:g}",
             "dram_write_output_bytes": f"{c['dram_write_bytes.output']:g}",
             "compressor_cycles": int(c["compressor_cycles"]), "vector_ops": int(c["vector_ops"]),
-            "vector_cycles": int(c["vector_cycles"]),
+            "vector_cycles": int(c["vector_cycles"]), "dataflow": mp.get("dataflow", ""),
+            "k_ways": mp.get("k_ways", ""), "act_slots": mp.get("act_slots", ""),
+            "weight_slots": mp.get("weight_slots", ""), "roofline_cycles": f"{c['roofline_cycles']:.6g}",
+            "mapping_reason": mp.get("reason", ""),
         }
         writer.writerow([row[col] for col in CSV_COLUMNS])
     return buf.getvalue()
@@ -166,6 +169,8 @@ def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_le
         f"modules {','.join(mods)}",
         f"precision   {prof}",
         f"cycles      {s['cycles']:,}  ({s['latency_s'] * 1e3:.3f} ms)",
+        f"roofline    {round(s['roofline_cycles']):,} cycles = max(compute at full array use, each operand "
+        f"read once) per GeMM; this run takes {s['cycles_over_roofline']:.3f}x",
         f"utilization {s['utilization']:.4f}   MACs/cycle {s['macs_per_cycle']:.1f}",
         f"stalls      dram {int(c['stall_dram_cycles']):,}  compressor {int(c['stall_compressor_cycles']):,}",
         f"MACs        {s['macs']:,}   BOPs {s['bops']:,}",

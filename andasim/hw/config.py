@@ -15,6 +15,9 @@ from typing import Any
 
 from andasim.bundled import bundled_dir
 from andasim.errors import ConfigError
+from andasim.hw.dataflow_config import DEFAULT as DEFAULT_DATAFLOW
+from andasim.hw.dataflow_config import SCHEMA as DATAFLOW_SCHEMA
+from andasim.hw.dataflow_config import DataflowConfig, parse_dataflow
 from andasim.strict_yaml import Field, Schema, check_schema, load_strict_yaml
 
 SCHEMA_VERSION = 1
@@ -103,6 +106,8 @@ _SCHEMA = Schema({
         "links_per_chip": Field("int", positive=True),
         "full_duplex": Field("bool"),
     })),
+    "dataflow": Field("map", required=False, schema=DATAFLOW_SCHEMA,
+                      doc="dataflows the mapper may choose and its objective (docs/engine.md §3)"),
     "cost_table": Field("str", doc="name of the energy/area table under andasim/hw/cost_tables/"),
 })
 
@@ -206,6 +211,7 @@ class HardwareConfig:
     interconnect: Interconnect | None
     cost_table: str
     source: str
+    dataflow: DataflowConfig = DEFAULT_DATAFLOW
 
     @property
     def activation_storage(self) -> str:
@@ -215,6 +221,7 @@ class HardwareConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("source")
+        data["dataflow"] = self.dataflow.to_dict()
         return data
 
 
@@ -301,4 +308,6 @@ def _parse(data: Any, file: str) -> HardwareConfig:
         interconnect=Interconnect(**data["interconnect"]) if data.get("interconnect") else None,
         cost_table=data["cost_table"],
         source=file,
+        dataflow=parse_dataflow(data.get("dataflow"), file=file, line=lines.get("dataflow"), rows=arr["rows"],
+                                cols=arr["cols"], lanes=pe_data["lanes"]),
     )

@@ -91,6 +91,8 @@ def summary_text(result: Any, hw: HardwareConfig, report: EnergyReport) -> str:
         f"cost table: {report.cost_table} ({table_for(hw).source})",
         "",
         f"cycles               {int(result.counters['cycles']):>16,d}",
+        f"roofline cycles      {round(result.counters['roofline_cycles']):>16,d}  (cycles / roofline "
+        f"{result.counters['cycles'] / result.counters['roofline_cycles']:.3f})",
         f"latency              {report.latency_s:16.6g} s",
         f"MACs                 {int(result.counters['macs']):>16,d}",
         f"throughput           {m['throughput_gops']:16.4g} GOPS (1 MAC = 2 ops)",
