@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from andasim.errors import ConfigError
+from andasim.safe_read import MIB, read_text_file
 from andasim.workload.gemm import MODULE_TYPES, GeMM
 
 REQUIRED_COLUMNS = ("name", "m", "k", "n", "module")
 OPTIONAL_COLUMNS = ("layer", "count")
+MAX_BYTES = 16 * MIB  # a GeMM list of a whole model is a few hundred rows
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,7 @@ def _int_cell(row: dict[str, str], column: str, file: str, line: int) -> int:
 def load_gemm_list(path: Path | str) -> GemmListWorkload:
     """Read a GeMM-list CSV into a shape-only workload."""
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read file: {exc}", file=file) from None
+    text = read_text_file(path, max_bytes=MAX_BYTES, what="GeMM-list CSV")
     reader = csv.DictReader(text.splitlines())
     header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]

@@ -22,6 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from andasim.errors import ConfigError, TraceError
+from andasim.safe_read import MIB, read_text_file
 from andasim.suggest import did_you_mean, name_key
 from andasim.workload.card import ModelCard, bundled_card_names, load_card
 from andasim.workload.gemm_list import GemmListWorkload, load_gemm_list
@@ -59,9 +60,9 @@ def _hf_config(path: Path) -> Trace:
 
     file = str(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"not a readable JSON file: {exc}", file=file) from None
+        data = json.loads(read_text_file(path, max_bytes=MIB, what="Hugging Face config.json"))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ConfigError(f"not a readable JSON file: {str(exc)[:80]}", file=file) from None
     if not isinstance(data, dict):
         raise ConfigError("a Hugging Face config.json must hold a JSON object", file=file)
 
