@@ -35,6 +35,7 @@ DEFAULT_DESIGNS = ("fp_fp", "fp_int", "ifpu", "figna", "figna_m11", "figna_m8", 
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None,
               help="Folder of finished runs to reuse (default: OUT/cache). A rerun simulates only what is "
                    "missing.")
+@options.threads_option()
 def compare(hw: tuple[str, ...], trace: tuple[str, ...], precision: str | None, baseline: str, phase: str,
             seq_len: int, batch: int, modules: str, journals: str | None, out_dir: str, json_file: str | None,
             cache_dir: str | None) -> None:

@@ -7,7 +7,7 @@ every subcommand, and the resolvers that turn the values into typed objects.
   (`llama7b`, `llama-7b`), a trace `.npz`, a card YAML, a Hugging Face `config.json`, a GeMM-list CSV.
 - `--precision SPEC`: a profile name, a profile YAML, `M_qkv,M_o,M_up,M_down` or one uniform `M`.
 - `--out DIR`: the output folder (always a folder). `--json FILE`: also the JSON report there.
-- `--threads N`: CPU threads.
+- `--threads N`: threads for BLAS, OpenMP, numba and torch (`cli/threads_option.py`).
 
 Old spellings (`compare --designs/--traces/--profile`, `tp --profile/--m-bits`, `offload --anda-m`)
 keep working for one release: `UnifiedCommand` rewrites them before parsing and prints a one-line
@@ -35,7 +35,6 @@ PRECISION_HELP = ("Anda mantissa widths: a profile name of the trace, a profile 
                   "`andasim search`), M_qkv,M_o,M_up,M_down (e.g. 7,6,6,6) or one uniform M (e.g. 6).")
 OUT_HELP = "Output folder (created)."
 JSON_HELP = "Also write the JSON report to this file."
-THREADS_HELP = "CPU threads."
 
 REPEATABLE = " Repeatable; a comma list works too."
 
@@ -86,10 +85,11 @@ def json_option(extra: str = "") -> F:
                         help=_help(JSON_HELP, extra))
 
 
-def threads_option(default: int = 1, extra: str = "") -> F:
-    """`--threads N`."""
-    return click.option("--threads", "threads", default=default, show_default=True, metavar="N",
-                        type=click.IntRange(min=1), help=_help(THREADS_HELP, extra))
+def threads_option(expose_value: bool = False) -> F:
+    """`--threads N` for BLAS, OpenMP, numba and torch (andasim/threads.py), set while parsing."""
+    from andasim.cli.threads_option import threads_option as shared
+
+    return shared(expose_value=expose_value)
 
 
 # --- resolvers ------------------------------------------------------------------------------------

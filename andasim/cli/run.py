@@ -24,6 +24,7 @@ from andasim.cli import options
               help="Comma list from qkv,o,up,down,qk,pv,lm_head,vector.")
 @options.out_option(extra="Gets result.json, per_layer.csv and summary.txt.")
 @options.json_option(extra="(the same content as OUT/result.json)")
+@options.threads_option()
 def run(hw: str, trace: str, precision: str | None, phase: str, seq_len: int, batch: int,
         kv_len: int | None, modules: str, out_dir: str, json_file: str | None) -> None:
     """Simulate one model trace on one hardware design.

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from andasim.cli.threads_option import threads_option
 from andasim.errors import AndasimInputError
 from andasim.system.tp.collectives import COLLECTIVES
 from andasim.system.tp.model import SPLITS
@@ -84,6 +85,7 @@ def _precision(trace: Any, profile: str | None, m_bits: str | None) -> Any:
               help="Regime check instead: for each N in --chips, prefill (batch x --seq-len tokens) and "
                    "decode (batch tokens, context --seq-len), does --collective with the first compressed "
                    "--format beat a BF16 ring all-reduce? Writes regime.json to --out.")
+@threads_option()
 def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tuple[str, ...], phase: str,
        seq_len: int, batch: int, split: str, overlap: bool, topology: str | None,
        link_bw_gb_per_s: float | None, link_latency_ns: float | None, links_per_chip: int | None,
