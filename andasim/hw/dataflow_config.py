@@ -25,39 +25,33 @@ from andasim.strict_yaml import Field, Schema, check_schema
 OBJECTIVES = ("min_cycles", "min_dram")
 
 
-def _at_least_2(value: int) -> str | None:
-    return None if value >= 2 else f"must be at least 2 (1 would be output_stationary), got {value}"
-
-
 # Parameters of each dataflow (units in the names). Keep in step with andasim.sim.dataflows.DATAFLOWS.
 DATAFLOW_PARAMS: dict[str, Schema] = {
     "output_stationary": Schema({}),
     "gemv_k_split": Schema({
-        "max_k_ways": Field("int", positive=True, check=_at_least_2,
-                            doc="most array rows one token's K is split over"),
-        "reduction_cycles_per_level": Field("int", non_negative=True,
+        "max_k_ways": Field("int", min=2, max=4096, unit="rows",
+                            doc="most array rows one token's K is split over (1 would be output_stationary)"),
+        "reduction_cycles_per_level": Field("int", min=0, max=1000, unit="cycles",
                                             doc="cycles per level of the cross-row adder tree"),
     }),
     "weight_stationary": Schema({
-        "reduction_cycles_per_level": Field("int", non_negative=True,
+        "reduction_cycles_per_level": Field("int", min=0, max=1000, unit="cycles",
                                             doc="cycles per level of the column adder tree"),
     }),
     "gpu_tiled": Schema({
-        "tile_m_tokens": Field("int", positive=True, doc="TM, a multiple of pe_array.rows"),
-        "tile_n_features": Field("int", positive=True, doc="TN, a multiple of pe_array.cols"),
-        "tile_k_elements": Field("int", positive=True, doc="TK, a multiple of pe_array.pe.lanes"),
+        "tile_m_tokens": Field("int", min=1, max=65536, unit="tokens", doc="TM, a multiple of pe_array.rows"),
+        "tile_n_features": Field("int", min=1, max=65536, unit="features",
+                                 doc="TN, a multiple of pe_array.cols"),
+        "tile_k_elements": Field("int", min=1, max=1 << 20, unit="elements",
+                                 doc="TK, a multiple of pe_array.pe.lanes"),
     }),
 }
-
-def _fraction(value: float) -> str | None:
-    return None if 0 <= value < 1 else f"must be in [0, 1), got {value}"
-
 
 DEFAULT_TIE_FRACTION = 0.001
 SCHEMA = Schema({
     "objective": Field("enum", required=False, choices=OBJECTIVES,
                        doc="min_cycles (default; DRAM traffic breaks ties) or min_dram (cycles break ties)"),
-    "tie_fraction": Field("float", required=False, non_negative=True, check=_fraction,
+    "tie_fraction": Field("float", required=False, min=0, max=0.5, unit="fraction of cycles",
                           doc=f"min_cycles: tilings within this fraction of the fewest cycles tie, and the "
                               f"least DRAM traffic among them wins (default {DEFAULT_TIE_FRACTION})"),
     **{name: Field("map", required=False, schema=schema) for name, schema in DATAFLOW_PARAMS.items()},
