@@ -17,6 +17,7 @@ FlexGen's LP found the policy infeasible. None of FlexGen's code is in this repo
 
 from __future__ import annotations
 
+import itertools
 import json
 from types import SimpleNamespace
 
@@ -163,7 +164,7 @@ def test_nb_search_helpers():
     assert _last_feasible(lambda nb: nb <= 435, 20) == 20
     assert _last_feasible(lambda nb: False, None) == 0
     g = _grid(435)
-    assert g[:64] == list(range(1, 65)) and g[-1] == 435 and all(b > a for a, b in zip(g, g[1:]))
+    assert g[:64] == list(range(1, 65)) and g[-1] == 435 and all(b > a for a, b in itertools.pairwise(g))
 
 
 def test_whole_tensor_placement_puts_only_out_proj_on_the_gpu():
@@ -220,8 +221,9 @@ def test_roofline_needs_a_bandwidth(tmp_path):
 def test_roofline_preset_keys_are_strict(tmp_path, key, value, msg):
     from andasim.system.offload.tiers import bundled_systems_dir
     text = (bundled_systems_dir() / "h200.yaml").read_text()
-    text = text.replace("  memory_bandwidth_gib_per_s: 3970", f"  memory_bandwidth_gib_per_s: 3970\n  {key}: {value}"
-                        if key != "memory_bandwidth_gib_per_s" else f"  {key}: {value}")
+    line = "  memory_bandwidth_gib_per_s: 3970"
+    new = f"  {key}: {value}" if key == "memory_bandwidth_gib_per_s" else f"{line}\n  {key}: {value}"
+    text = text.replace(line, new)
     p = tmp_path / "bad.yaml"
     p.write_text(text)
     with pytest.raises(ConfigError, match=key):
@@ -239,4 +241,5 @@ def test_h200_preset_runs_with_fraction_placement_and_names_the_times(tmp_path):
     assert "MEASURED CONSTANTS" in rep["inputs"]["system"]["provenance"]
     for key in ("prefill_s", "decode_s", "generation_throughput_tok_per_s"):
         assert rep[key] > 0
-    assert rep["generation_throughput_tok_per_s"] == pytest.approx(64 * 32 / (rep["prefill_s"] + rep["decode_s"]))
+    latency = rep["prefill_s"] + rep["decode_s"]
+    assert rep["generation_throughput_tok_per_s"] == pytest.approx(64 * 32 / latency)

@@ -103,7 +103,8 @@ def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
 @click.option("--anda-m", type=int, default=None,
               help="--compute engine: uniform Anda mantissa width (else the --trace default profile).")
 @click.option("--alpha-g", type=float, default=None,
-              help="Usable share of device memory (default 0.8; up to 1, or 10 with --memory-model flexgen-code).")
+              help="Usable share of device memory (default 0.8; at most 1, or 10 with "
+                   "--memory-model flexgen-code).")
 @click.option("--alpha-c", type=float, default=None, help="Usable share of host memory (default 0.8).")
 @click.option("--alpha-n", type=float, default=None, help="Usable share of disk (default 0.8).")
 @click.option("--max-gpu-batch-size", type=int, default=None, help="Search bound on gbs (default: none).")

@@ -32,12 +32,12 @@ from andasim.system.offload.cost import (
     ComputeModel,
     OffloadShape,
     PolicyEval,
+    TensorBits,
     Workload,
     build_terms,
     evaluate,
     flop_compute_model,
     kv_cache_bytes,
-    TensorBits,
     percent_to_x,
     weight_bytes,
 )

@@ -53,7 +53,7 @@ def _grid(stop: int, step: int = 1) -> list[int]:
     v = float(out[-1] if out else step)
     while True:
         v *= GRID_RATIO
-        nxt = int(round(v / step)) * step
+        nxt = round(v / step) * step
         if nxt >= stop:
             break
         if not out or nxt > out[-1]:
@@ -77,7 +77,7 @@ def _andasim_gbs() -> Iterable[int]:
     g = 4
     while True:
         yield g
-        g = g + 4 if g < DENSE_UP_TO else max(g + 4, int(round(g * GRID_RATIO / 4)) * 4)
+        g = g + 4 if g < DENSE_UP_TO else max(g + 4, round(g * GRID_RATIO / 4) * 4)
 
 
 def _last_feasible(fits: Callable[[int], bool], cap: int | None) -> int:
