@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from andasim.cli.threads_option import threads_option
 from andasim.errors import AndasimInputError
 
 DEFAULT_DESIGNS = "fp_fp,fp_int,ifpu,figna,figna_m11,figna_m8,anda"
@@ -45,6 +46,7 @@ def split_list(option: str, value: str) -> list[str]:
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None,
               help="Folder of finished runs to reuse (default: OUT/cache). A rerun simulates only what is "
                    "missing.")
+@threads_option()
 def compare(designs: str, traces: str, profile: str | None, baseline: str, phase: str, seq_len: int,
             batch: int, modules: str, journals: str | None, out_dir: str, cache_dir: str | None) -> None:
     """Compare designs on models: ratios to a baseline per model and their geometric means.

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from andasim.cli.threads_option import threads_option
 from andasim.errors import AndasimInputError
 
 _LIST_RE = re.compile(r"^\s*\d+\s*(,\s*\d+\s*){3}$")
@@ -106,6 +107,7 @@ def per_layer_csv(result) -> str:
               help="Comma list from qkv,o,up,down,qk,pv,lm_head,vector.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder (created); gets result.json, per_layer.csv and summary.txt.")
+@threads_option()
 def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_len: int, batch: int,
         kv_len: int | None, modules: str, out_dir: str) -> None:
     """Simulate one model trace on one hardware design.

@@ -23,6 +23,7 @@ import numpy as np
 from andasim.errors import AndasimInputError
 from andasim.system.tp.collectives import COLLECTIVES
 from andasim.system.tp.payloads import FittedPayload, PayloadSpec, fit_payload, parse_payload
+from andasim.threads import single_threaded
 
 ROW_PARALLEL = ("o", "down")
 
@@ -54,7 +55,9 @@ def rebuild_partials(x: np.ndarray, w: np.ndarray, bounds: list[tuple[int, int]]
         raise AndasimInputError(f"X {x.shape} and W {w.shape} do not multiply")
     x64 = np.asarray(x, dtype=np.float64)
     w64 = np.asarray(w, dtype=np.float64)
-    return np.stack([(np.ascontiguousarray(x64[:, a:b]) @ w64[a:b]).astype(np.float32) for a, b in bounds])
+    with single_threaded():  # trace-sized products: BLAS threads cost more in wake-ups than they save
+        return np.stack([(np.ascontiguousarray(x64[:, a:b]) @ w64[a:b]).astype(np.float32)
+                         for a, b in bounds])
 
 
 def reduce_partials(partials: np.ndarray, payload: FittedPayload, collective: str,
@@ -185,18 +188,19 @@ def trace_error_table(trace: Any, n_chips_list: list[int], payload_specs: list[s
     if progress:
         from tqdm import tqdm
         jobs = tqdm(jobs, desc="tp error", unit="layer")
-    for layer, module, x in jobs:
-        x64 = np.asarray(x, dtype=np.float64)
-        w64 = np.asarray(trace.weights[(layer, module)].values, dtype=np.float64)
-        t_cal = _split_tokens(x64.shape[0], calib_frac)
-        y_eval = x64[t_cal:] @ w64
-        align = card.head_dim if module == "o" else 1
-        for n in n_chips_list:
-            parts = rebuild_partials(x64, w64, split_bounds(x64.shape[1], n, align))
-            for ps in payloads:
-                rows.append(partials_error(parts, y_eval, t_cal, payload=ps, collective=collective,
-                                           chunk_tokens=chunk_tokens, e_full=e_full[module], layer=layer,
-                                           module=module))
+    with single_threaded():  # trace-sized products and norms: threads cost more than they save
+        for layer, module, x in jobs:
+            x64 = np.asarray(x, dtype=np.float64)
+            w64 = np.asarray(trace.weights[(layer, module)].values, dtype=np.float64)
+            t_cal = _split_tokens(x64.shape[0], calib_frac)
+            y_eval = x64[t_cal:] @ w64
+            align = card.head_dim if module == "o" else 1
+            for n in n_chips_list:
+                parts = rebuild_partials(x64, w64, split_bounds(x64.shape[1], n, align))
+                for ps in payloads:
+                    rows.append(partials_error(parts, y_eval, t_cal, payload=ps, collective=collective,
+                                               chunk_tokens=chunk_tokens, e_full=e_full[module],
+                                               layer=layer, module=module))
     return rows
 
 
