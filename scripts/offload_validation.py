@@ -1,6 +1,7 @@
 """Print docs/results.md's offload validation table: FlexGen's code, andasim's models, measured.
 
-Usage: PYTHONPATH=. python scripts/offload_validation.py
+Usage: PYTHONPATH=. python scripts/offload_validation.py [--search]
+(--search: the policy andasim's default search finds for each case instead, about 2 minutes.)
 The FlexGen-code column is the reference run recorded in tests/test_offload_flexgen_code.py
 (FlexGen 19753bc experimental/cost_model.py); measured = FlexGen's README table (1x T4, prompt
 512, 32 tokens). Every other column is computed here; nothing is fitted.
@@ -8,7 +9,9 @@ The FlexGen-code column is the reference run recorded in tests/test_offload_flex
 
 from __future__ import annotations
 
-from andasim.system.offload.api import evaluate_policy
+import sys
+
+from andasim.system.offload.api import OffloadRequest, evaluate_policy, run_offload
 
 CPU = {"cpu_cache_compute": True}
 
@@ -55,5 +58,28 @@ def main() -> None:
               f"{_fmt(roof.throughput_tok_per_s)} | {_fmt(measured)} | {fits} |")
 
 
+def search_table() -> None:
+    print("| case | flags | policy wg wc cg cc hg hc (realised) | gbs×nb | tok/s | latency s | "
+          "bottleneck prefill / decode | binding |")
+    print("|---|---|---|---|---|---|---|---|")
+    seen = set()
+    for name, model, s, _, _, _, flags, _, _ in CASES:
+        key = (model, s, tuple(sorted(flags)))
+        if key in seen:
+            continue
+        seen.add(key)
+        rep = run_offload(OffloadRequest(model, "t4-flexgen", prompt_len=s, search=True, **flags))
+        pol = rep["policy"]
+        pct = " ".join(f"{v:.0f}" for v in pol["percent_flexgen"])
+        tags = ", ".join(k for k, on in (("CPU attn", flags.get("cpu_cache_compute")),
+                                         ("W4", flags.get("compress_weight")),
+                                         ("KV4", flags.get("compress_cache"))) if on) or "—"
+        layer = pol["per_layer"]
+        print(f"| {name.split(' W4')[0].split(' KV4')[0]} | {tags} | {pct} | {pol['gpu_batch_size']}×"
+              f"{pol['num_gpu_batches']} | {pol['generation_throughput_tok_per_s']:.4g} | "
+              f"{pol['latency_s']:.4g} | {layer['prefill_bottleneck']} / {layer['decode_bottleneck']} | "
+              f"{', '.join(pol['binding_constraints']) or '—'} |", flush=True)
+
+
 if __name__ == "__main__":
-    main()
+    search_table() if "--search" in sys.argv[1:] else main()
