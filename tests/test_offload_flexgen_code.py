@@ -243,3 +243,20 @@ def test_h200_preset_runs_with_fraction_placement_and_names_the_times(tmp_path):
         assert rep[key] > 0
     latency = rep["prefill_s"] + rep["decode_s"]
     assert rep["generation_throughput_tok_per_s"] == pytest.approx(64 * 32 / latency)
+
+
+@pytest.mark.parametrize("preset,extra,msg", [
+    ("t4-flexgen", ["--alpha-g", "20", "--memory-model", "flexgen-code"], "must be in (0, 10]"),
+    ("t4-flexgen", ["--alpha-c", "1.2"], "must be in (0, 1]"),
+    ("t4-flexgen", ["--compression-model", "flexgen-code", "--weight-format", "int:bits=4,g=64,asym"],
+     "--compression-model flexgen-code knows only --compress-weight"),
+    ("anda-system", ["--compute", "roofline"], "needs compute.memory_bandwidth_gib_per_s"),
+    ("t4-flexgen", ["--weight-placement", "layers"], "Invalid value for '--weight-placement'"),
+])
+def test_new_flags_refuse_bad_values_in_one_line(tmp_path, preset, extra, msg):
+    r = CliRunner().invoke(main, [
+        "offload", "--model", "opt-30b", "--preset", preset, "--percent", "20", "80", "0", "100", "0", "100",
+        "--gpu-batch-size", "8", "--num-gpu-batches", "1", "--out", str(tmp_path), *extra])
+    assert r.exit_code == 2, r.output
+    assert msg in r.output
+    assert "Traceback" not in r.output

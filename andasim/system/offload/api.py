@@ -247,6 +247,7 @@ def _setup(req: OffloadRequest) -> _Setup:
     w_spec, _, _ = _formats(req)
     bits = _bits(req, shape, compute_mode(req, system))
     compute, compute_info = _compute_model(req, system, card, shape, work, w_spec)
+    compute_info["requested"] = req.compute
     return _Setup(card, shape, system, work, bits, compute, compute_info)
 
 
