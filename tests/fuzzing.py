@@ -39,8 +39,8 @@ HOSTILE_TEXT = ["", " ", ",", ",,", "-", "--", "abc", "0", "-1", "1e308", "-1e30
                 "!!python/object:os.system", "1;rm -rf /", "$(id)"]
 # Small valid values that keep a valid run fast, keyed by option name (without leading dashes).
 PLAUSIBLE: dict[str, list[str]] = {
-    "hw": ["pe64", "anda", "fp_fp"], "designs": ["pe64,fp_fp", "fp_fp"], "baseline": ["fp_fp"],
-    "trace": ["llama2-7b", "opt1.3b"], "traces": ["llama2-7b"], "model": ["opt-125m", "opt-1.3b"],
+    "hw": ["pe64", "anda", "fp_fp", "pe64,fp_fp"], "baseline": ["fp_fp"],
+    "trace": ["llama2-7b", "opt1.3b"], "model": ["opt-125m", "opt-1.3b"],
     "preset": ["t4-flexgen", "anda-system"], "seq-len": ["1", "16", "64"], "batch": ["1", "2"],
     "kv-len": ["16", "64"], "chips": ["1", "2", "2,4"], "error-chips": ["1,2"], "m-bits": ["6", "7,6,5,4"],
     "precision": ["7,6,6,6", "anda-paper/wikitext2/1pct"], "modules": ["qkv,o", "qkv,o,up,down,vector"],

@@ -23,7 +23,7 @@ COMMANDS = {
                 "--out", "{out}", "--json", "{out}/copy.json"],
     "search": ["search", "--trace", "gemma3-270m", "--evaluator", "proxy", "--tolerance", "5%",
                "--max-evals", "2", "--out", "{out}/profile.yaml"],
-    "compare": ["compare", "--designs", "pe64,fp_fp", "--baseline", "fp_fp", "--traces", "llama2-7b",
+    "compare": ["compare", "--hw", "pe64,fp_fp", "--baseline", "fp_fp", "--trace", "llama2-7b",
                 *_SMALL, "--out", "{out}"],
 }
 _SLOW = {"compare", "tp"}  # figures: several seconds per run

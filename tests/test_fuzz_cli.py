@@ -27,7 +27,7 @@ def _base(command: str, out: str) -> list[str]:
         "offload": ["--model", "opt-125m", "--preset", "t4-flexgen", "--prompt-len", "16", "--gen-len", "4",
                     "--percent", "100", "0", "100", "0", "100", "0", "--gpu-batch-size", "1",
                     "--num-gpu-batches", "1", "--out", f"{out}/offload"],
-        "compare": ["--designs", "pe64,fp_fp", "--baseline", "fp_fp", "--traces", "llama2-7b", "--phase",
+        "compare": ["--hw", "pe64,fp_fp", "--baseline", "fp_fp", "--trace", "llama2-7b", "--phase",
                     "decode", "--seq-len", "16", "--out", f"{out}/compare"],
         "search": ["--trace", "gemma3-270m", "--evaluator", "proxy", "--tolerance", "1%", "--max-evals", "1",
                    "--out", f"{out}/search/p.yaml"],

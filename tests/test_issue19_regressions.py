@@ -227,12 +227,27 @@ def test_binary_reuse_and_journal_refused(tmp_path) -> None:
 def test_compare_garbage_journal_refused(tmp_path) -> None:
     garbage = tmp_path / "g.jsonl"
     garbage.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
-    _one_line(_cli("compare", "--designs", "pe64,fp_fp", "--traces", "llama2-7b", "--journals", str(garbage),
+    _one_line(_cli("compare", "--hw", "pe64,fp_fp", "--trace", "llama2-7b", "--journals", str(garbage),
                    "--out", str(tmp_path / "c")), str(garbage))
 
 
+@pytest.mark.slow
+def test_offload_huge_search_bound_is_valid_and_costs_no_more_than_none(tmp_path) -> None:
+    """Decided valid: the search stops where the memory constraints do (issue 15), so a bound of
+    10**6 is the same search as no bound, not a 250,003-step one."""
+    reports = []
+    for extra in ([], ["--max-gpu-batch-size", "1000000"]):
+        out = tmp_path / str(len(reports))
+        res = _cli("offload", "--model", "opt-125m", "--preset", "t4-flexgen", "--search", "--out", str(out),
+                   *extra)
+        assert res.exit_code == 0, res.output
+        reports.append(json.loads((out / "offload.json").read_text()))
+    assert reports[0]["policy"] == reports[1]["policy"]
+    assert len(reports[0]["pareto"]) == len(reports[1]["pareto"])
+
+
 @pytest.mark.parametrize(("extra", "text"), [
-    (["--max-gpu-batch-size", "1000000"], "--max-gpu-batch-size"),
+    (["--max-gpu-batch-size", "0"], "--max-gpu-batch-size"),
     (["--alpha-g", "0"], "--alpha-g"),
     (["--gpu-batch-size", "0", "--num-gpu-batches", "1", "--percent", "100", "0", "100", "0", "100", "0"],
      "--gpu-batch-size"),

@@ -124,7 +124,7 @@ def test_cli_search_writes_pareto_files(tmp_path):
     (["--search", "--compute", "engine"], "--compute engine needs --hw"),
     (["--percent", "90", "20", "0", "0", "0", "0", "--gpu-batch-size", "1", "--num-gpu-batches", "1"],
      "weights shares 90 + 20"),
-    (["--search", "--alpha-g", "1.5"], "'--alpha-g': 1.5 is not in the range 0<x<=1"),
+    (["--search", "--alpha-g", "1.5"], "must be in (0, 1]"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, args, msg):
     r = CliRunner().invoke(main, ["offload", "--model", "opt-30b", "--preset", "t4-flexgen", *args,

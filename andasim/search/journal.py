@@ -31,6 +31,8 @@ def _parse_record(line: bytes, path: Path | str, number: int) -> dict[str, Any] 
         record = json.loads(line.decode("utf-8"))
     except ValueError:  # not UTF-8, or not JSON
         return None
+    if number == 1 and not _is_header(record if isinstance(record, dict) else {}):
+        raise AndasimInputError(f"{path}: not a search journal (no header line); use another journal file")
     if not isinstance(record, dict) or not isinstance(record.get("type"), str) or (
             record["type"] in ("eval", "heldout") and not isinstance(record.get("key"), str)):
         raise AndasimInputError(f"{path}:{number}: not a search journal record; use another journal file")
