@@ -58,6 +58,14 @@ def _bits_of_key(u: np.ndarray, lo: int, n: int, k: int) -> int:
     return 0
 
 
+@njit(cache=True, inline="always")
+def _code(h: int, low: np.float32, safe: np.float32, s: np.float32, qlo: np.float32,
+          qhi: np.float32) -> np.float32:
+    """The integer code of FP16 bits `h` as a float32 (+0 for a zero; 0 when the step is 0)."""
+    q = np.float32(np.rint(np.float32(_f32_of_fp16(h) - low) / safe))
+    return min(max(q, qlo), qhi) + np.float32(0) if s > 0 else np.float32(0)
+
+
 def _group_kernel(fixed: int):
     """Per-group body; `fixed` > 0 pins the group length to that compile-time constant (vectorised)."""
 
@@ -92,17 +100,14 @@ def _group_kernel(fixed: int):
         low = _f32_of_fp16(l16)
         safe = s if s > 0 else np.float32(1)
         qhi = np.float32(qmax)
-        last = 0
-        for j in range(nn):
-            v = _f32_of_fp16(np.int64(u[lo + j]))
-            q = np.float32(np.rint(np.float32(v - low) / safe))
-            q = min(max(q, qlo), qhi) + np.float32(0) if s > 0 else np.float32(0)  # + 0: no -0 code
-            if codes.size:
-                codes[c0 + j] = np.int32(q)
-            if out.size:
+        if out.size:
+            for j in range(nn):
+                q = _code(np.int64(u[lo + j]), low, safe, s, qlo, qhi)
                 out[o0 + j] = np.float32(np.float32(q * s) + low)
-            last = np.int32(q)
         if codes.size:
+            for j in range(nn):
+                codes[c0 + j] = np.int32(_code(np.int64(u[lo + j]), low, safe, s, qlo, qhi))
+            last = np.int32(_code(np.int64(u[lo + nn - 1]), low, safe, s, qlo, qhi))
             for j in range(nn, g):
                 codes[c0 + j] = last
         return True
