@@ -15,7 +15,11 @@ from typing import Any
 
 from andasim.bundled import bundled_dir
 from andasim.errors import ConfigError
+from andasim.hw.dataflow_config import DEFAULT as DEFAULT_DATAFLOW
+from andasim.hw.dataflow_config import SCHEMA as DATAFLOW_SCHEMA
+from andasim.hw.dataflow_config import DataflowConfig, parse_dataflow
 from andasim.strict_yaml import Field, Schema, check_schema, load_strict_yaml
+from andasim.suggest import did_you_mean
 
 SCHEMA_VERSION = 1
 
@@ -114,6 +118,8 @@ SCHEMA = Schema({
         "links_per_chip": Field("int", min=1, max=1024, unit="links"),
         "full_duplex": Field("bool"),
     })),
+    "dataflow": Field("map", required=False, schema=DATAFLOW_SCHEMA,
+                      doc="dataflows the mapper may choose and its objective (docs/engine.md §3)"),
     "cost_table": Field("str", doc="bundled cost table name, or a YAML path relative to this file"),
 })
 
@@ -217,6 +223,7 @@ class HardwareConfig:
     interconnect: Interconnect | None
     cost_table: str
     source: str
+    dataflow: DataflowConfig = DEFAULT_DATAFLOW
 
     @property
     def activation_storage(self) -> str:
@@ -226,6 +233,7 @@ class HardwareConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("source")
+        data["dataflow"] = self.dataflow.to_dict()
         return data
 
 
@@ -239,27 +247,37 @@ def _bundled_text(name: str) -> str | None:
     return res.read_text(encoding="utf-8") if res.is_file() else None
 
 
+LEGACY_PREFIX = "configs/"  # the original usage named designs `configs/NAME.yaml`
+
+
 def load_hw(path_or_name: str | Path) -> HardwareConfig:
     """Load a design from a YAML path or a bundled name (`anda`, `pe64`, `figna_m8`, ...).
 
-    A path that does not exist but whose stem names a bundled design resolves to that design,
-    with a one-line notice on stderr, so that `configs/pe64.yaml` from an old script still works.
+    A path that does not exist is an error that suggests the bundled name: silently simulating
+    the stock design in its place would hide a typo in a script. The one exception is the
+    literal `configs/NAME.yaml` of the original usage, which resolves to the bundled design
+    with a one-line notice on stderr.
     """
     text_arg = str(path_or_name)
     path = Path(text_arg)
-    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text_arg:
+    bundled = bundled_config_names()
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text_arg or "\\" in text_arg:
         if path.exists():
             return _parse(load_strict_yaml(path), str(path))
-        text = _bundled_text(path.stem)
-        if text is None:
-            raise ConfigError(f"file not found and '{path.stem}' is not a bundled design; bundled: "
-                              + ", ".join(bundled_config_names()), file=text_arg)
-        print(f"andasim: {text_arg} does not exist; using the bundled design '{path.stem}'", file=sys.stderr)
-        return _parse(load_strict_yaml(f"<bundled>/{path.stem}.yaml", text), f"bundled:{path.stem}")
-    text = _bundled_text(text_arg)
+        legacy = text_arg.startswith(LEGACY_PREFIX) and text_arg.count("/") == 1 and path.suffix == ".yaml"
+        if legacy and path.stem in bundled:
+            print(f"andasim: {text_arg} is the old spelling of the bundled design '{path.stem}'; "
+                  f"using it (write --hw {path.stem})", file=sys.stderr)
+            return _parse(load_strict_yaml(f"<bundled>/{path.stem}.yaml", _bundled_text(path.stem)),
+                          f"bundled:{path.stem}")
+        hint = (f" the bundled design of that name is '{path.stem}' (--hw {path.stem})"
+                if path.stem in bundled else did_you_mean(path.stem, bundled))
+        raise ConfigError(f"file not found;{hint or ' no bundled design has that name'}; bundled: "
+                          + ", ".join(bundled), file=text_arg)
+    text = _bundled_text(text_arg) if text_arg in bundled else None
     if text is None:
-        raise ConfigError("no such file or bundled design; bundled: " + ", ".join(bundled_config_names()),
-                          file=text_arg)
+        raise ConfigError(f"no such file or bundled design;{did_you_mean(text_arg, bundled)} bundled: "
+                          + ", ".join(bundled), file=text_arg)
     return _parse(load_strict_yaml(f"<bundled>/{text_arg}.yaml", text), f"bundled:{text_arg}")
 
 
@@ -323,4 +341,6 @@ def _parse(data: Any, file: str) -> HardwareConfig:
         interconnect=Interconnect(**data["interconnect"]) if data.get("interconnect") else None,
         cost_table=data["cost_table"],
         source=file,
+        dataflow=parse_dataflow(data.get("dataflow"), file=file, line=lines.get("dataflow"), rows=arr["rows"],
+                                cols=arr["cols"], lanes=pe_data["lanes"]),
     )
