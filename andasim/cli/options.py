@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -49,10 +50,11 @@ def _help(shared: str, extra: str) -> str:
 # --- the options ----------------------------------------------------------------------------------
 
 
-def hw_option(*, multiple: bool = False, required: bool = True, default: Any = None, extra: str = "") -> F:
+def hw_option(*, multiple: bool = False, required: bool = True, default: Any = None, extra: str = "",
+              dest: str = "hw") -> F:
     """`--hw`: one design, or with `multiple` a repeatable option that also takes comma lists."""
     help_text = _help(HW_HELP + (REPEATABLE if multiple else ""), extra)
-    return click.option("--hw", "hw", multiple=multiple, required=required and default is None,
+    return click.option("--hw", dest, multiple=multiple, required=required and default is None,
                         default=default, metavar="NAME_OR_PATH", show_default=default is not None,
                         help=help_text)
 
@@ -65,23 +67,23 @@ def trace_option(*, multiple: bool = False, required: bool = True,
                         help=help_text)
 
 
-def precision_option(extra: str = "") -> F:
+def precision_option(extra: str = "", dest: str = "precision") -> F:
     """`--precision SPEC` (default: the trace's default profile)."""
-    return click.option("--precision", "precision", default=None, metavar="SPEC",
+    return click.option("--precision", dest, default=None, metavar="SPEC",
                         help=_help(PRECISION_HELP, extra or "Default: the trace's default profile."))
 
 
 def out_option(*, required: bool = True, extra: str = "") -> F:
     """`--out DIR`: always a folder."""
     return click.option("--out", "out_dir", required=required, metavar="DIR",
-                        type=click.Path(file_okay=False, dir_okay=True),
+                        type=click.Path(file_okay=False, dir_okay=True, path_type=Path),
                         help=_help(OUT_HELP, extra))
 
 
 def json_option(extra: str = "") -> F:
     """`--json FILE`: a copy of the command's JSON report."""
     return click.option("--json", "json_file", default=None, metavar="FILE",
-                        type=click.Path(file_okay=True, dir_okay=False),
+                        type=click.Path(file_okay=True, dir_okay=False, path_type=Path),
                         help=_help(JSON_HELP, extra))
 
 
