@@ -73,10 +73,11 @@ def precision_option(extra: str = "", dest: str = "precision") -> F:
                         help=_help(PRECISION_HELP, extra or "Default: the trace's default profile."))
 
 
-def out_option(*, required: bool = True, extra: str = "") -> F:
-    """`--out DIR`: always a folder."""
+def out_option(*, required: bool = True, extra: str = "", legacy_file: bool = False) -> F:
+    """`--out DIR`: always a folder. `legacy_file`: the command used to take a file here and still
+    accepts an existing one for a release (it tells the user so)."""
     return click.option("--out", "out_dir", required=required, metavar="DIR",
-                        type=click.Path(file_okay=False, dir_okay=True, path_type=Path),
+                        type=click.Path(file_okay=legacy_file, dir_okay=True, path_type=Path),
                         help=_help(OUT_HELP, extra))
 
 
@@ -119,6 +120,14 @@ def resolve_trace(value: str) -> Any:
     from andasim.workload.loaders import load_workload
 
     return load_workload(value)
+
+
+def canonical_model(text: str) -> str:
+    """`text` in the canonical spelling when it names a bundled model (`SmolLM2-135M` -> `smollm2-135m`),
+    else unchanged (a path or a Hugging Face directory)."""
+    from andasim.workload.loaders import canonical_name
+
+    return canonical_name(text) or text
 
 
 def resolve_precision(spec: str | None, trace: Any, hw: Any | None = None) -> Any:
