@@ -29,9 +29,9 @@ from andasim.errors import AndasimInputError
 REMOVED_IN = "0.2"
 
 HW_HELP = "Design: a bundled name (anda, pe64, fp_fp, ...; `andasim validate --list`) or a YAML path."
-TRACE_HELP = ("Workload: a bundled trace or model card (llama-7b or llama7b, opt-175b, smollm2-135m; "
-              "`andasim trace list`), a trace .npz, a card YAML, a Hugging Face config.json or a GeMM-list "
-              "CSV (name,M,K,N,module).")
+TRACE_HELP = ("A model: a bundled one in either spelling (llama-7b or llama7b, opt-175b, smollm2-135m; "
+              "`andasim trace list`) or a file: a trace .npz, a card YAML, a Hugging Face config.json or a "
+              "GeMM-list CSV (name,M,K,N,module).")
 PRECISION_HELP = ("Anda mantissa widths: a profile name of the trace, a profile YAML file (e.g. from "
                   "`andasim search`), M_qkv,M_o,M_up,M_down (e.g. 7,6,6,6) or one uniform M (e.g. 6).")
 OUT_HELP = "Output folder (created)."

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from andasim.cli import options
-from andasim.cli.threads_option import threads_option
 from andasim.errors import AndasimInputError
 
 
@@ -21,10 +20,10 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int) -> int:
 
 @options.command("search", old_spellings=[options.Alias("--seq-len", "--window")])
 @options.trace_option(names=("--model",), dest="model", required=False,
-                      extra="Here the causal LM the perplexity evaluator runs: smollm2-135m, gemma3-270m, "
+                      extra="Here: the causal LM the perplexity evaluator runs: smollm2-135m, gemma3-270m, "
                             "qwen2.5-coder-0.5b, a local HF directory or a .gguf file (models extra).")
 @options.trace_option(names=("--trace",), dest="trace_name", required=False,
-                      extra="Here a trace with recorded activations for the proxy evaluator.")
+                      extra="Here: a trace with recorded activations for the proxy evaluator.")
 @click.option("--evaluator", type=click.Choice(["perplexity", "proxy"]),
               help="Default: perplexity with --model, proxy with --trace.")
 @click.option("--tolerance", required=True,
@@ -48,7 +47,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int) -> int:
               help="Improved search: per-layer refinement over this many blocks of layers (0 = off).")
 @click.option("--proxy-coefficients", type=click.Path(dir_okay=False),
               help="Proxy calibration YAML (default: the bundled SmolLM2-135M fit).")
-@threads_option(expose_value=True)
+@options.threads_option(expose_value=True)
 @click.option("--reuse", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Another search's journal with the same evaluator settings (e.g. another --tolerance or "
                    "--algorithm): its evaluations are replayed instead of recomputed. Repeatable.")

@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from andasim.cli import options
-from andasim.cli.threads_option import threads_option
 from andasim.threads import set_threads
 
 
@@ -27,7 +26,7 @@ DEFAULT_RECORD_DIR = Path("out") / "traces"
 
 @trace.command("record", cls=options.UnifiedCommand)
 @options.trace_option(names=("--model",), dest="model",
-                      extra="Here the causal LM to run: smollm2-135m, gemma3-270m, qwen2.5-coder-0.5b, a "
+                      extra="Here: the causal LM to run: smollm2-135m, gemma3-270m, qwen2.5-coder-0.5b, a "
                             "local HF directory or a .gguf file (models extra).")
 @click.option("--corpus", type=click.Choice(["wiki"]), default="wiki", show_default=True,
               help="Text corpus; its calibration part is used (docs/workload.md).")
@@ -44,7 +43,7 @@ DEFAULT_RECORD_DIR = Path("out") / "traces"
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the token and column sampling.")
 @click.option("--window", type=click.IntRange(min=2), default=512, show_default=True,
               help="Tokens per forward pass (BOS included).")
-@threads_option(expose_value=True)
+@options.threads_option(expose_value=True)
 def record(model: str, corpus: str, tokens: int, out_dir: Path | None, layers: str, sample_tokens: int,
            weight_columns: int, seed: int, window: int, threads: int) -> None:
     """Record FP16 GeMM input activations of a real causal LM on real text into a trace.
