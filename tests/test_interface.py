@@ -170,7 +170,7 @@ def test_per_layer_byte_columns_sum_to_result_json(tmp_path):
 
 
 def test_summary_scales_units_and_names_the_peak(tmp_path):
-    from andasim.report.units import data_size, duration
+    from andasim.units import data_size, duration
 
     assert duration(523.426328) == "523.4 s" and data_size(4_056_799.1e6) == "4.06 TB"
     res = run_ok(tmp_path, "--hw", "anda", "--trace", "llama-7b", "--phase", "decode")
@@ -178,3 +178,23 @@ def test_summary_scales_units_and_names_the_peak(tmp_path):
     assert "mapping-bound" in res.output
     latency = next(line for line in res.output.splitlines() if line.startswith("latency"))
     assert re.match(r"latency\s+\d{1,3}(\.\d+)? (s|ms|µs|h)  \([\d,]+ cycles\)$", latency), latency
+
+
+# --- finding 6: Python API -------------------------------------------------------------------------
+
+
+def test_simulate_takes_names_lists_and_objects_and_results_carry_energy():
+    import andasim
+    from andasim.hw.energy import estimate_energy
+
+    by_name = andasim.simulate("pe64", "llama7b", "anda-paper/wikitext2/1pct", seq_len=64)
+    hw, trace = andasim.load_hw("pe64"), andasim.load_trace("llama7b")
+    by_object = andasim.simulate(hw, trace, trace.profile("anda-paper/wikitext2/1pct"), seq_len=64)
+    by_list = andasim.simulate(hw, "llama-7b", [7, 6, 6, 6], seq_len=64)
+    by_default = andasim.simulate("pe64", "LLaMA7B", seq_len=64)
+    assert by_name.counters == by_object.counters == by_list.counters == by_default.counters
+    assert by_name.energy.total_j == estimate_energy(hw, by_name, tokens=64).total_j
+    assert by_name.area.total_mm2 > 0
+    assert len(repr(by_name)) < 200 and "pe64 on llama7b" in repr(by_name)
+    text = str(by_name.summary())
+    assert "energy" in text and "mm2" in text and by_name.summary()["cycles"] == by_name.cycles
