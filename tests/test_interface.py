@@ -198,3 +198,36 @@ def test_simulate_takes_names_lists_and_objects_and_results_carry_energy():
     assert len(repr(by_name)) < 200 and "pe64 on llama7b" in repr(by_name)
     text = str(by_name.summary())
     assert "energy" in text and "mm2" in text and by_name.summary()["cycles"] == by_name.cycles
+
+
+# --- finding 10: feedback on long work -------------------------------------------------------------
+
+
+def test_tp_without_out_says_nothing_was_written():
+    for extra in ([], ["--regime", "--format", "hybrid:k_frac=1/64"]):
+        res = invoke("tp", "--hw", "anda", "--trace", "llama2-7b", "--chips", "2", "--seq-len", "16",
+                     "--phase", "decode", "--precision", "6", *extra)
+        assert res.exit_code == 0, res.output
+        assert "no file written: give --out DIR or --json FILE" in res.output
+
+
+def test_trace_record_writes_into_a_folder_by_default(tmp_path):
+    from pathlib import Path
+
+    from andasim.cli.trace import DEFAULT_RECORD_DIR, record_path
+
+    assert record_path("smollm2-135m", None) == DEFAULT_RECORD_DIR / "smollm2-135m.npz"
+    assert DEFAULT_RECORD_DIR.parts[0] == "out"
+    assert record_path("/models/x.gguf", tmp_path) == tmp_path / "x.npz"
+    assert record_path("smollm2-135m", Path("my.npz")) == Path("my.npz")  # old usage, with a notice
+
+
+def test_search_says_what_it_does_before_the_first_evaluation(tmp_path):
+    res = invoke("search", "--trace", "SmolLM2-135M", "--tolerance", "1%", "--max-evals", "2",
+                 "--out", str(tmp_path / "s"), "--json", str(tmp_path / "s.json"))
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    first_eval = next(i for i, line in enumerate(lines) if "first the reference evaluation" in line)
+    assert lines[0].startswith("loading the evaluator") and first_eval < 3
+    assert (tmp_path / "s" / "profile.yaml").is_file()
+    assert json.loads((tmp_path / "s.json").read_text())["profile"]["mantissa_bits"]

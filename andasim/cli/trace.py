@@ -55,12 +55,7 @@ def record(model: str, corpus: str, tokens: int, out_dir: Path | None, layers: s
 
     model = options.canonical_model(model)
     check_model_arg(model)
-    folder = out_dir if out_dir is not None else DEFAULT_RECORD_DIR
-    out_path = folder / f"{Path(model).stem if Path(model).suffix == '.gguf' else Path(model).name}.npz"
-    if folder.suffix == ".npz":
-        click.echo(f"andasim: trace record --out {folder} as the trace file is deprecated and will be "
-                   f"removed in {options.REMOVED_IN}; --out is a folder (gets MODEL.npz)", err=True)
-        out_path = folder
+    out_path = record_path(model, out_dir)
     out = str(out_path)
     require_torch()
     set_threads(threads)  # torch is loaded now: its intra-op pool too
@@ -74,6 +69,17 @@ def record(model: str, corpus: str, tokens: int, out_dir: Path | None, layers: s
                           sample_tokens=sample_tokens, weight_columns=weight_columns, seed=seed,
                           window=window, command=command)
     click.echo(f"wrote {out} ({out_path.stat().st_size / 1e6:.1f} MB): {result.label}")
+
+
+def record_path(model: str, out_dir: Path | None) -> Path:
+    """Where `trace record` writes: OUT/MODEL.npz (default folder out/traces/), or the legacy file path."""
+    folder = out_dir if out_dir is not None else DEFAULT_RECORD_DIR
+    if folder.suffix == ".npz":
+        click.echo(f"andasim: trace record --out {folder} as the trace file is deprecated and will be "
+                   f"removed in {options.REMOVED_IN}; --out is a folder (gets MODEL.npz)", err=True)
+        return folder
+    model_path = Path(model)
+    return folder / f"{model_path.stem if model_path.suffix == '.gguf' else model_path.name}.npz"
 
 
 @trace.command("list", cls=options.UnifiedCommand)
