@@ -146,16 +146,20 @@ def compute_mode(req: OffloadRequest, system: SystemConfig) -> str:
 
 
 def _compute_model(req: OffloadRequest, system: SystemConfig, card, shape: OffloadShape,
-                   work: Workload, weight_spec: str) -> tuple[ComputeModel, dict[str, Any]]:
+                   work: Workload, weight_spec: str, bits: TensorBits) -> tuple[ComputeModel, dict[str, Any]]:
     mode = compute_mode(req, system)
     if mode == "flops":
         return flop_compute_model(system, shape, work), {"mode": "flops"}
     if mode == "roofline":
         from andasim.system.offload.roofline import roofline_compute_model
 
-        return roofline_compute_model(system, card, work), {
+        # integer formats are dequantized before compute, as FlexGen's runtime does
+        deq_w = bits.weight_spec.startswith("int:") and bits.dequant_workspace
+        deq_kv = bits.kv_spec.startswith("int:")
+        return roofline_compute_model(system, card, work, dequant_weights=deq_w, dequant_cache=deq_kv), {
             "mode": "roofline", "memory_bandwidth_gib_per_s": system.memory_bandwidth_gib_per_s,
-            "kernel_overhead_us": system.kernel_overhead_us}
+            "kernel_overhead_us": system.kernel_overhead_us,
+            "dequantize_before_compute": {"weights": deq_w, "kv_cache": deq_kv}}
     from andasim.system.offload.engine import engine_compute_model
     from andasim.workload.precision import PrecisionProfile
 
@@ -262,7 +266,7 @@ def _setup(req: OffloadRequest) -> _Setup:
     work = Workload(req.prompt_len, req.gen_len)
     w_spec, _, _ = _formats(req)
     bits = _bits(req, shape, compute_mode(req, system))
-    compute, compute_info = _compute_model(req, system, card, shape, work, w_spec)
+    compute, compute_info = _compute_model(req, system, card, shape, work, w_spec, bits)
     compute_info["requested"] = req.compute
     return _Setup(card, shape, system, work, bits, compute, compute_info)
 
