@@ -1,89 +1,88 @@
-"""One validation path for every input file: the schema is chosen by the file's content.
+"""`validate_file`: check any andasim YAML against the schema its content calls for.
 
-`andasim validate` and the commands that take the same files call the same loaders
-(`load_hw`, `load_system`, `load_cost_table`, `load_card`), so a file that validates is a file
-every command accepts, and the other way round. Detection looks at keys only a given kind has;
-the loader then checks the whole file strictly.
+A file is recognised by its top-level keys, so `andasim validate` works on every shipped YAML
+without being told what it is: a hardware design (`pe_array`), an offload system preset (`memory`
+and `links`), an energy/area cost table (`calibration`), a model card (`n_layers`), a precision
+profile (`mantissa_bits`) or a proxy calibration (`coefficients`). Each kind is then parsed by its
+own strict loader, so the errors are the loader's one-line messages.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from andasim.errors import ConfigError
 from andasim.strict_yaml import load_strict_yaml
 
-# kind -> a top-level key that only files of that kind have
-_MARKERS = {"design": "pe_array", "system": "memory", "cost_table": "calibration", "card": "n_layers"}
-KINDS = tuple(_MARKERS)
+
+def _design(path: str) -> str:
+    from andasim.hw.config import load_hw
+
+    hw = load_hw(path)
+    arr = hw.pe_array
+    return f"design {hw.name}, {arr.rows}x{arr.cols} {arr.pe_type}, {hw.freq_mhz:g} MHz"
 
 
-def detect_kind(data: object, file: str) -> str:
-    """Which schema a parsed YAML file follows, from its top-level keys."""
-    if isinstance(data, dict):
-        found = [kind for kind, marker in _MARKERS.items() if marker in data]
-        if len(found) == 1:
-            return found[0]
-    markers = ", ".join(f"{m} ({k.replace('_', ' ')})" for k, m in _MARKERS.items())
-    raise ConfigError(f"not a design, system preset, cost table or model card: expected exactly one of "
-                      f"the top-level keys {markers}", file=file)
+def _system(path: str) -> str:
+    from andasim.system.offload.tiers import load_system
+
+    system = load_system(path)
+    return f"offload system preset {system.name}"
 
 
-def validate_target(target: str) -> str:
-    """Check one file or bundled name completely; return a one-line summary of what it is."""
-    kind, resolved = _resolve(target)
-    if kind == "design":
-        from andasim.hw.config import load_hw
-        from andasim.hw.energy import table_for
+def _cost_table(path: str) -> str:
+    from andasim.hw.energy import load_cost_table
 
-        hw = load_hw(resolved)
-        arr = hw.pe_array
-        return (f"design {hw.name}: {arr.rows}x{arr.cols} {arr.pe_type}, {hw.freq_mhz:g} MHz, "
-                f"cost table {table_for(hw).name}")
-    if kind == "system":
-        from andasim.system.offload.tiers import load_system
+    return f"cost table {load_cost_table(path).name}"
 
-        system = load_system(resolved)
-        return (f"system preset {system.name}: device {system.device_gib:g} GiB, "
-                f"host {system.host_gib:g} GiB, disk {system.disk_gib:g} GiB")
-    if kind == "cost_table":
-        from andasim.hw.energy import load_cost_table
 
-        table = load_cost_table(resolved)
-        return f"cost table {table.name}: {table.node_nm:g} nm, {table.voltage_v:g} V"
+def _card(path: str) -> str:
     from andasim.workload.card import load_card
 
-    card = load_card(resolved)
-    return (f"model card {card.name}: {card.n_layers} layers, hidden {card.hidden}, "
-            f"{card.param_count():,} parameters")
+    card = load_card(path)
+    return f"model card {card.name}, {card.n_layers} layers"
 
 
-def bundled_targets() -> list[str]:
-    """Every bundled design, system preset, cost table and model card, by name."""
-    from andasim.hw.config import bundled_config_names
-    from andasim.hw.energy import cost_table_names
-    from andasim.system.offload.tiers import bundled_system_names
-    from andasim.workload.card import bundled_card_names
+def _profile(path: str) -> str:
+    from andasim.workload.precision import load_profile
 
-    return [*bundled_config_names(), *bundled_system_names(), *cost_table_names(), *bundled_card_names()]
+    profile = load_profile(path)
+    return f"precision profile {profile.name} {profile.as_list()}"
 
 
-def _resolve(target: str) -> tuple[str, str]:
-    """(kind, what to hand the loader): a path by its content, a bundled name by where it lives."""
-    from andasim.hw.config import bundled_config_names
-    from andasim.hw.energy import cost_table_names
-    from andasim.system.offload.tiers import bundled_system_names
-    from andasim.workload.card import bundled_card_names
+def _proxy(path: str) -> str:
+    from andasim.search.evaluators.proxy import load_coefficients
 
-    for kind, names in (("design", bundled_config_names()), ("system", bundled_system_names()),
-                        ("cost_table", cost_table_names()), ("card", bundled_card_names())):
-        if target in names and not Path(target).exists():
-            return kind, target
-    path = Path(target)
-    if not (path.exists() or path.is_symlink()) and path.suffix in (".yaml", ".yml") and \
-            path.stem in bundled_config_names():
-        return "design", target  # load_hw's documented fallback for old script paths
-    if not (path.exists() or path.is_symlink()) and "/" not in target and path.suffix == "":
-        raise ConfigError("no such file, and not a bundled design, system preset, cost table or card; "
-                          "see `andasim validate --list`", file=target)
-    return detect_kind(load_strict_yaml(path), str(path)), target
+    load_coefficients(path)
+    return "proxy calibration"
+
+
+# (kind, keys that identify it, validator); the first match wins
+KINDS: tuple[tuple[str, frozenset[str], Callable[[str], str]], ...] = (
+    ("design", frozenset({"pe_array"}), _design),
+    ("system", frozenset({"memory", "links"}), _system),
+    ("cost table", frozenset({"calibration"}), _cost_table),
+    ("model card", frozenset({"n_layers", "hidden"}), _card),
+    ("precision profile", frozenset({"mantissa_bits"}), _profile),
+    ("proxy calibration", frozenset({"coefficients"}), _proxy),
+)
+
+
+def detect_kind(data: Any, file: str) -> tuple[str, Callable[[str], str]]:
+    """The kind of a parsed YAML document, by its top-level keys."""
+    if isinstance(data, dict):
+        for kind, keys, check in KINDS:
+            if keys <= set(data):
+                return kind, check
+    raise ConfigError("not an andasim file: expected the top-level keys of a design (pe_array), a system "
+                      "preset (memory, links), a cost table (calibration), a model card (n_layers), a "
+                      "precision profile (mantissa_bits) or a proxy calibration (coefficients)", file=file)
+
+
+def validate_file(path: str | Path) -> str:
+    """Validate one YAML file; the one-line description of what it is. Errors raise ConfigError."""
+    name = str(path)
+    _, check = detect_kind(load_strict_yaml(path), name)
+    return check(name)

@@ -77,7 +77,7 @@ def test_relative_cost_table_resolves_against_the_design_file(tmp_path, monkeypa
         monkeypatch.chdir(cwd)
         res = CliRunner().invoke(main, ["validate", str(design)])
         assert res.exit_code == 0, (cwd, res.output)
-        assert "cost table anda_16nm" in res.output
+        assert "design anda" in res.output
     assert os.getcwd() == str(ROOT)
 
 
@@ -93,7 +93,7 @@ def test_validate_picks_the_schema_by_content(path: str) -> None:
 def test_validate_refuses_a_file_of_no_known_kind(tmp_path) -> None:
     path = tmp_path / "x.yaml"
     path.write_text("hello: 1\n", encoding="utf-8")
-    assert "not a design, system preset, cost table or model card" in _refused(["validate", str(path)])
+    assert "not an andasim file" in _refused(["validate", str(path)])
 
 
 def test_system_preset_range_refused_by_validate(tmp_path) -> None:
