@@ -22,7 +22,7 @@ COMMANDS = {
                 "--gen-len", "8", "--search", "--max-gpu-batch-size", "8", "--max-num-gpu-batches", "2",
                 "--out", "{out}", "--json", "{out}/copy.json"],
     "search": ["search", "--trace", "gemma3-270m", "--evaluator", "proxy", "--tolerance", "5%",
-               "--max-evals", "2", "--out", "{out}/profile.yaml"],
+               "--max-evals", "2", "--out", "{out}"],
     "compare": ["compare", "--hw", "pe64,fp_fp", "--baseline", "fp_fp", "--trace", "llama2-7b",
                 *_SMALL, "--out", "{out}"],
 }

@@ -30,7 +30,7 @@ def _base(command: str, out: str) -> list[str]:
         "compare": ["--hw", "pe64,fp_fp", "--baseline", "fp_fp", "--trace", "llama2-7b", "--phase",
                     "decode", "--seq-len", "16", "--out", f"{out}/compare"],
         "search": ["--trace", "gemma3-270m", "--evaluator", "proxy", "--tolerance", "1%", "--max-evals", "1",
-                   "--out", f"{out}/search/p.yaml"],
+                   "--out", f"{out}/search"],
         "trace info": ["llama2-7b"],
     }.get(command, [])
 

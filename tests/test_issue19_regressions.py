@@ -29,13 +29,16 @@ def _cli(*args: str):
 
 
 def _one_line(res, *expected: str) -> str:
+    """Exit 2, no traceback, one `Error:` line holding `expected`; at most two progress lines before it
+    (e.g. search's "loading the evaluator ..."), deprecation notices of old spellings aside."""
     assert res.exit_code == 2, res.output
-    assert ("Traceback" not in res.output and res.exception is None) or isinstance(res.exception, SystemExit)
-    lines = [ln for ln in res.output.splitlines() if ln.strip()]
-    assert len(lines) == 1, res.output
+    assert "Traceback" not in res.output and (res.exception is None or isinstance(res.exception, SystemExit))
+    lines = [ln for ln in res.output.splitlines() if ln.strip() and " is deprecated " not in ln]
+    errors = [ln for ln in lines if ln.startswith("Error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0] and len(lines) <= 3, res.output
     for text in expected:
-        assert text in lines[0], lines[0]
-    return lines[0]
+        assert text in errors[0], errors[0]
+    return errors[0]
 
 
 def _design(tmp_path: Path, old: str, new: str, name: str = "d.yaml") -> Path:
@@ -203,7 +206,7 @@ def test_output_paths_refused_before_any_work(tmp_path) -> None:
     for bad in _out_cases(tmp_path):
         _one_line(_cli(*_RUN, "--out", bad), "--out")
         _one_line(_cli("search", "--trace", "gemma3-270m", "--tolerance", "1%", "--out", bad), "--out")
-        _one_line(_cli("tp", "--hw", "anda", "--trace", "llama2-7b", "--m-bits", "6", "--json",
+        _one_line(_cli("tp", "--hw", "anda", "--trace", "llama2-7b", "--precision", "6", "--json",
                        bad + "/r.json" if bad else ""), "--json")
         _one_line(_cli("reproduce", "anda", "--out", str(tmp_path / "r"), "--json",
                        bad + "/r.json" if bad else ""), "--json")
@@ -216,12 +219,9 @@ def test_binary_reuse_and_journal_refused(tmp_path) -> None:
     binary = tmp_path / "bin.jsonl"
     binary.write_bytes(bytes(range(256)) * 4)
     base = ["search", "--trace", "gemma3-270m", "--evaluator", "proxy", "--tolerance", "1%",
-            "--max-evals", "1", "--out", str(tmp_path / "p.yaml")]
+            "--max-evals", "1", "--out", str(tmp_path / "s")]
     for option in ("--reuse", "--journal"):
-        res = _cli(*base, option, str(binary))
-        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
-        lines = res.output.strip().splitlines()  # the evaluator line, then the error
-        assert len(lines) <= 2 and str(binary) in lines[-1], res.output
+        _one_line(_cli(*base, option, str(binary)), str(binary))
 
 
 def test_compare_garbage_journal_refused(tmp_path) -> None:
@@ -264,7 +264,7 @@ def test_search_perplexity_without_torch_names_the_extra(monkeypatch, tmp_path) 
 
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
     line = _one_line(_cli("search", "--model", "smollm2-135m", "--evaluator", "perplexity",
-                          "--tolerance", "1%", "--out", str(tmp_path / "p.yaml")), "models extra")
+                          "--tolerance", "1%", "--out", str(tmp_path / "s")), "models extra")
     assert "pip install" in line
 
 
@@ -273,7 +273,7 @@ def test_search_names_the_trace_file(tmp_path) -> None:
 
     shutil.copy(ROOT / "traces" / "llama2-7b.npz", tmp_path / "mine.npz")
     _one_line(_cli("search", "--trace", str(tmp_path / "mine.npz"), "--evaluator", "proxy",
-                   "--tolerance", "1%", "--out", str(tmp_path / "p.yaml")), str(tmp_path / "mine.npz"))
+                   "--tolerance", "1%", "--out", str(tmp_path / "s")), str(tmp_path / "mine.npz"))
 
 
 # --- finding 6: deterministic, atomic outputs ----------------------------------------------------
@@ -357,13 +357,13 @@ def test_sigint_leaves_the_same_resumable_state_as_sigkill(tmp_path) -> None:
     def command(out: Path) -> list[str]:
         return [sys.executable, "-c", "from andasim.cli import main; main()", "search",
                 "--trace", "gemma3-270m", "--evaluator", "proxy",
-                "--tolerance", "1%", "--max-evals", "6", "--out", str(out / "p.yaml")]
+                "--tolerance", "1%", "--max-evals", "6", "--out", str(out)]
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     reference = subprocess.run(command(tmp_path / "ref"), env=env, capture_output=True, text=True,
                                timeout=300)
     assert reference.returncode in (0, 1), reference.stderr
-    journal = tmp_path / "int" / "p.yaml.journal.jsonl"
+    journal = tmp_path / "int" / "profile.yaml.journal.jsonl"
     proc = subprocess.Popen(command(tmp_path / "int"), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
@@ -382,4 +382,5 @@ def test_sigint_leaves_the_same_resumable_state_as_sigkill(tmp_path) -> None:
     assert resumed.returncode == reference.returncode, resumed.stderr
     assert f"{done} from the journal" in resumed.stderr or done == 0, resumed.stderr
     if reference.returncode == 0:
-        assert (tmp_path / "int" / "p.yaml").read_bytes() == (tmp_path / "ref" / "p.yaml").read_bytes()
+        profiles = [(tmp_path / run / "profile.yaml").read_bytes() for run in ("int", "ref")]
+        assert profiles[0] == profiles[1]

@@ -58,8 +58,9 @@ class _LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
-        except AndasimInputError as exc:
-            raise InputErrorExit(str(exc)) from None
+        except AndasimInputError as exc:  # one line even if a library's message had several
+            lines = str(exc).strip().splitlines() or [type(exc).__name__]
+            raise InputErrorExit(lines[0][:600] + (" ..." if len(lines) > 1 else "")) from None
         except KeyboardInterrupt:  # Ctrl-C: what is written is complete (atomic writes, fsynced journals)
             click.echo("andasim: interrupted; finished work is saved, rerun the same command to resume",
                        err=True)

@@ -89,3 +89,12 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{number} is not a finite number", param, ctx)
         return number
+
+
+class NonEmptyPath(click.Path):
+    """`click.Path` that refuses "" (which pathlib would silently turn into the current folder)."""
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty; give a path (use . for the current folder)", param, ctx)
+        return super().convert(value, param, ctx)

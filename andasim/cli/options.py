@@ -24,6 +24,7 @@ from typing import Any
 
 import click
 
+from andasim.cli.checks import NonEmptyPath
 from andasim.errors import AndasimInputError
 
 REMOVED_IN = "0.2"
@@ -94,7 +95,7 @@ def out_option(*, required: bool = True, extra: str = "", legacy_file: bool = Fa
     """`--out DIR`: always a folder, checked before any work starts. `legacy_file`: the command used
     to take a file here and still accepts an existing one for a release (it tells the user so)."""
     return click.option("--out", "out_dir", required=required, metavar="DIR",
-                        type=click.Path(file_okay=legacy_file, dir_okay=True, path_type=Path),
+                        type=NonEmptyPath(file_okay=legacy_file, dir_okay=True, path_type=Path),
                         callback=_writable_dir,
                         help=_help(OUT_HELP, extra))
 
@@ -102,7 +103,7 @@ def out_option(*, required: bool = True, extra: str = "", legacy_file: bool = Fa
 def json_option(extra: str = "") -> F:
     """`--json FILE`: a copy of the command's JSON report, checked before any work starts."""
     return click.option("--json", "json_file", default=None, metavar="FILE",
-                        type=click.Path(file_okay=True, dir_okay=False, path_type=Path),
+                        type=NonEmptyPath(file_okay=True, dir_okay=False, path_type=Path),
                         callback=_writable_file,
                         help=_help(JSON_HELP, extra))
 

@@ -122,6 +122,9 @@ def check_model_arg(name_or_path: str) -> None:
     """Refuse a --model that is neither a short name nor an existing directory or .gguf file."""
     if name_or_path in SHORT_NAMES:
         return
+    if not name_or_path.strip():
+        raise AndasimInputError(f"--model is empty; give a short name ({', '.join(SHORT_NAMES)}), a local "
+                                "directory or a .gguf file")
     path = Path(name_or_path)
     if not path.exists():
         raise AndasimInputError(f"--model {name_or_path!r}: not a short name "
@@ -164,7 +167,8 @@ def load_causal_lm(name_or_path: str) -> tuple[Any, Any, dict[str, Any]]:
         tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **kwargs).eval()
     except (OSError, ValueError) as exc:
-        raise AndasimInputError(f"--model {name_or_path!r}: cannot load it offline: {exc}") from None
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise AndasimInputError(f"--model {name_or_path!r}: cannot load it offline: {reason}") from None
     import transformers
 
     info.update(torch_version=torch.__version__, transformers_version=transformers.__version__,
