@@ -27,17 +27,13 @@ def _int_list(text: str, what: str) -> list[int]:
 
 
 def _precision(trace: Any, profile: str | None, m_bits: str | None) -> Any:
-    from andasim.workload.precision import PrecisionProfile
+    from andasim.workload.precision import parse_m_bits
 
+    named = trace.profile(profile) if profile is not None else None  # an unknown name is refused
     if m_bits is not None:
-        bits = _int_list(m_bits, "--m-bits") if "," in m_bits else [int(m_bits)] * 4
-        try:
-            return PrecisionProfile.from_list(bits if len(bits) == 4 else bits * 4, name="cli",
-                                              source="--m-bits")
-        except ValueError as exc:
-            raise AndasimInputError(f"--m-bits: {exc}") from None
-    if profile is not None or trace.default_profile is not None:
-        return trace.profile(profile)
+        return parse_m_bits(m_bits)
+    if named is not None or trace.default_profile is not None:
+        return named or trace.profile()
     return None
 
 
@@ -151,6 +147,7 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
                f"link {link.topology} {link.links_per_chip}x{link.link_bw_gb_per_s:g} GB/s "
                f"{'full' if link.full_duplex else 'half'} duplex, α={link.link_latency_ns:g} ns")
     click.echo(f"trace {trace.trace_id}: {trace.label}")
+    click.echo(f"precision: {_describe_precision(precision)}")
     click.echo(f"{'N':>3} {'format':<26} {'bits/val':>8} {'step ms':>10} {'compute ms':>10} "
                f"{'exposed ms':>10} {'link ms':>9} {'enc+dec ms':>10} {'hidden ms':>9} {'KiB/chip/coll':>13}")
     for t in timing:
@@ -200,6 +197,13 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
         click.echo(f"wrote {json_file}")
 
 
+def _describe_precision(precision: Any) -> str:
+    if precision is None:
+        return "none (FP16 activations)"
+    widths = ", ".join(f"{m}={b}" for m, b in precision.mantissa_bits.items())
+    return f"{precision.name} ({precision.source}): {widths}"
+
+
 def _regime(hw: Any, trace: Any, precision: Any, link: Any, chips: list[int], formats: list[str],
             collective: str, seq_len: int, batch: int, split: str, overlap: bool, codec: int | None,
             out_dir: Path | None, json_file: Path | None) -> None:
@@ -216,6 +220,7 @@ def _regime(hw: Any, trace: Any, precision: Any, link: Any, chips: list[int], fo
     click.echo(f"regime check: {collective} {compressed} vs BF16 ring all-reduce; {trace.card.name} on "
                f"{hw.name}, link {link.topology} {link.links_per_chip}x{link.link_bw_gb_per_s:g} GB/s, "
                f"α={link.link_latency_ns:g} ns, codec {codec or hw.vector_unit.fpus} ops/cycle")
+    click.echo(f"precision: {_describe_precision(precision)}")
     click.echo(f"{'phase':<8} {'N':>3} {'T':>6} {'ring µs':>10} {'compr. µs':>10} {'link win':>8} "
                f"{'ring exp. ms':>12} {'compr. exp. ms':>14} {'exposed win':>11}")
     for r in rows:

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from andasim.atomic_io import write_atomic
-from andasim.errors import ConfigError
+from andasim.errors import AndasimInputError, ConfigError
 from andasim.strict_yaml import load_strict_yaml
 from andasim.workload.gemm import FP_INT_MODULES
 
@@ -87,6 +87,27 @@ class PrecisionProfile:
     def save(self, path: Path | str) -> None:
         """Write atomically as YAML (temp file + rename)."""
         write_atomic(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def parse_m_bits(text: str, option: str = "--m-bits") -> PrecisionProfile:
+    """Parse a CLI width list: one width for every module, or `M_qkv,M_o,M_u,M_d` in that order.
+
+    The order is the paper's notation and is kept exactly as written: `7,6,5,4` is qkv=7, o=6,
+    up=5, down=4; repeated widths (`6,6,6,7`) are fine. Anything else is an `AndasimInputError`.
+    """
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) not in (1, len(FP_INT_MODULES)):
+        raise AndasimInputError(f"{option} takes one width or {len(FP_INT_MODULES)} widths "
+                                f"{','.join('M_' + m for m in FP_INT_MODULES)} (e.g. 6 or 7,6,5,4), "
+                                f"got {len(parts)} values")
+    bits = []
+    for part in parts:
+        if not (part.isascii() and part.isdigit()) or not M_MIN <= int(part) <= M_MAX:
+            raise AndasimInputError(f"{option}: each width must be an integer in {M_MIN}..{M_MAX}, "
+                                    f"got {part[:20]!r}")
+        bits.append(int(part))
+    return PrecisionProfile.from_list(bits * len(FP_INT_MODULES) if len(bits) == 1 else bits,
+                                      name="cli", source=option)
 
 
 def load_profile(path: Path | str) -> PrecisionProfile:
