@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from andasim.errors import AndasimInputError
 
@@ -90,9 +91,10 @@ def per_layer_csv(result) -> str:
 
 @click.command()
 @click.option("--hw", "hw_name", required=True,
-              help="Design: a YAML path or a bundled name (anda, pe64, fp_fp, ...).")
+              help="Design: a YAML path, a SCALE-Sim .cfg, or a bundled name (anda, pe64, fp_fp, ...).")
 @click.option("--trace", "trace_name", required=True,
-              help="Trace: a bundled name (llama7b, opt6.7b, ...) or a file.")
+              help="Trace: a bundled name (llama7b, opt6.7b, ...), a trace file, or a SCALE-Sim "
+                   "topology CSV (GEMM or convolution form).")
 @click.option("--precision", default=None,
               help="Profile name from the trace, a profile YAML file, or M_qkv,M_o,M_up,M_down "
                    "(e.g. 7,6,6,6). Default: the trace's default profile.")
@@ -103,7 +105,8 @@ def per_layer_csv(result) -> str:
 @click.option("--kv-len", type=click.IntRange(min=1), default=None,
               help="Keys attended to (default: seq-len). Only matters with qk/pv.")
 @click.option("--modules", default="qkv,o,up,down", show_default=True,
-              help="Comma list from qkv,o,up,down,qk,pv,lm_head,vector.")
+              help="Comma list from qkv,o,up,down,qk,pv,lm_head,vector (a SCALE-Sim topology: gemm, "
+                   "its default).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder (created); gets result.json, per_layer.csv and summary.txt.")
 def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_len: int, batch: int,
@@ -128,6 +131,7 @@ def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_le
         enrich_with_energy,
         summary_text,
     )
+    from andasim.report.scalesim_compare import compare_csv, compare_lines, has_scalesim, source_lines
     from andasim.report.writers import dumps_json, write_text
     from andasim.sim.simulate import simulate
     from andasim.workload.trace import load_trace
@@ -135,6 +139,9 @@ def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_le
     hw = load_hw(hw_name)
     trace = load_trace(trace_name)
     mods = tuple(m.strip() for m in modules.split(",") if m.strip())
+    topology = hasattr(trace, "workload_echo")  # a SCALE-Sim topology: its GeMMs are module `gemm`
+    if topology and click.get_current_context().get_parameter_source("modules") == ParameterSource.DEFAULT:
+        mods = ("gemm",)
     profile = resolve_profile(trace, precision, hw.activation_storage == "anda", hw.name)
     bar = tqdm(total=0, desc="simulating distinct GeMMs", unit="gemm", file=sys.stderr, disable=None,
                leave=False)
@@ -151,7 +158,13 @@ def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_le
     energy = energy_report(result, hw)
     write_text(out / "result.json", dumps_json(enrich_with_energy(result, hw)))
     write_text(out / "per_layer.csv", append_energy_columns(per_layer_csv(result), result, hw))
-    write_text(out / "summary.txt", summary_text(result, hw, energy))
+    # inputs translated from SCALE-Sim files: what was taken and ignored; SCALE-Sim's report beside ours
+    extra = source_lines(hw, result.inputs["workload"]) + compare_lines(result)
+    written = [out / "result.json", out / "per_layer.csv", out / "summary.txt"]
+    if has_scalesim(result):
+        write_text(out / "scalesim_compare.csv", compare_csv(result))
+        written.append(out / "scalesim_compare.csv")
+    write_text(out / "summary.txt", summary_text(result, hw, energy) + "".join(f"{x}\n" for x in extra))
     em = energy.metrics()
     s = result.summary()
     c = result.counters
@@ -162,8 +175,9 @@ def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_le
     arr = hw.pe_array
     lines = [
         f"design      {hw.name} ({arr.rows}x{arr.cols} {arr.pe_type}, {hw.freq_mhz:g} MHz)",
-        f"trace       {trace.trace_id} [{label}] {phase}, seq_len {seq_len}, batch {batch}, "
-        f"modules {','.join(mods)}",
+        f"trace       {trace.trace_id} [{label}] " + ("" if topology else
+                                                         f"{phase}, seq_len {seq_len}, batch {batch}, ")
+        + f"modules {','.join(mods)}",
         f"precision   {prof}",
         f"cycles      {s['cycles']:,}  ({s['latency_s'] * 1e3:.3f} ms)",
         f"utilization {s['utilization']:.4f}   MACs/cycle {s['macs_per_cycle']:.1f}",
@@ -174,6 +188,7 @@ def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_le
         f"{em['energy_per_token_j'] * 1e3:.4g} mJ/token, {em['avg_power_on_chip_mw']:.4g} mW on chip",
         f"area        {energy.area.total_mm2:.4g} mm2, {em['area_efficiency_gops_per_mm2']:.4g} GOPS/mm2, "
         f"{em['energy_efficiency_tops_per_w']:.4g} TOPS/W with DRAM (cost table {energy.cost_table})",
-        f"wrote       {out / 'result.json'}, {out / 'per_layer.csv'}, {out / 'summary.txt'}",
+        *extra,
+        f"wrote       {', '.join(map(str, written))}",
     ]
     click.echo("\n".join(lines))

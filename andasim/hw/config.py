@@ -15,6 +15,8 @@ from typing import Any
 
 from andasim.bundled import bundled_dir
 from andasim.errors import ConfigError
+from andasim.hw.scalesim_cfg import DATAFLOWS as SYSTOLIC_DATAFLOWS
+from andasim.hw.scalesim_cfg import looks_like_cfg, read_cfg_text, translate_cfg
 from andasim.strict_yaml import Field, Schema, check_schema, load_strict_yaml
 
 SCHEMA_VERSION = 1
@@ -26,7 +28,7 @@ PE_TYPES = ("anda_apu", "fp_fp", "fp_int", "ifpu", "figna")
 # Which PE parameters each type takes: (required, optional). Anything else is refused.
 _PE_PARAMS: dict[str, tuple[set[str], set[str]]] = {
     "anda_apu": ({"lanes", "extra_cycles_per_group"}, set()),
-    "fp_fp": ({"lanes", "cycles_per_group"}, set()),
+    "fp_fp": ({"lanes", "cycles_per_group"}, {"systolic_dataflow"}),
     "fp_int": ({"lanes", "cycles_per_group"}, set()),
     "ifpu": ({"lanes", "cycles_per_group", "compute_mantissa_bits"}, set()),
     "figna": ({"lanes", "cycles_per_group", "compute_mantissa_bits"}, set()),
@@ -57,6 +59,10 @@ _PE_SCHEMA = Schema({
                                     doc="Anda APU: cycles per group = M + this"),
     "cycles_per_group": Field("int", required=False, min=1, max=1024, unit="cycles",
                               doc="bit-parallel PE: cycles per group of `lanes` MACs"),
+    "systolic_dataflow": Field("enum", required=False, choices=SYSTOLIC_DATAFLOWS,
+                               doc="time the array as a SCALE-Sim systolic array with this dataflow "
+                                   "(fill/drain per fold, andasim/sim/dataflows/systolic.py); a design "
+                                   "translated from a SCALE-Sim .cfg sets it"),
     "compute_mantissa_bits": Field("int", required=False, min=1, max=16, unit="bits",
                                    doc="mantissa bits of the pre-aligned activations (FP16 has 11 with "
                                        "the hidden one; 16 is the widest a 16-bit datapath holds)"),
@@ -132,6 +138,7 @@ class PEParams:
     extra_cycles_per_group: int | None = None
     cycles_per_group: int | None = None
     compute_mantissa_bits: int | None = None
+    systolic_dataflow: str | None = None   # os | ws | is: SCALE-Sim's systolic timing (fp_fp only)
 
 
 @dataclass(frozen=True)
@@ -226,6 +233,8 @@ class HardwareConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("source")
+        if data["pe_array"]["pe"]["systolic_dataflow"] is None:  # echo only what a design sets
+            data["pe_array"]["pe"].pop("systolic_dataflow")
         return data
 
 
@@ -240,13 +249,19 @@ def _bundled_text(name: str) -> str | None:
 
 
 def load_hw(path_or_name: str | Path) -> HardwareConfig:
-    """Load a design from a YAML path or a bundled name (`anda`, `pe64`, `figna_m8`, ...).
+    """Load a design from a YAML path, a SCALE-Sim `.cfg` or a bundled name (`anda`, `pe64`, ...).
+
+    A `.cfg` (or a file that starts with an INI `[section]`) is translated into the equivalent
+    andasim YAML by `andasim.hw.scalesim_cfg` and then checked like any YAML design.
 
     A path that does not exist but whose stem names a bundled design resolves to that design,
     with a one-line notice on stderr, so that `configs/pe64.yaml` from an old script still works.
     """
     text_arg = str(path_or_name)
     path = Path(text_arg)
+    if path.exists() and looks_like_cfg(path):  # a SCALE-Sim .cfg: translated, then the same checks
+        yaml_text, _, _ = translate_cfg(read_cfg_text(path), text_arg)
+        return _parse(load_strict_yaml(f"{text_arg} [as andasim YAML]", yaml_text), text_arg)
     if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text_arg:
         if path.exists():
             return _parse(load_strict_yaml(path), str(path))
@@ -298,6 +313,10 @@ def _parse(data: Any, file: str) -> HardwareConfig:
         raise ConfigError(f"{out['size_kib']:g} KiB cannot stage two {rows}x{cols} FP16 output tiles "
                           f"({2 * rows * cols * 2 / 1024:g} KiB needed)", file=file,
                           line=out.key_lines["size_kib"], key="buffers.output.size_kib")
+    if pe_data.get("systolic_dataflow") and pe_data["cycles_per_group"] != lanes:
+        raise ConfigError(f"a systolic PE does one MAC per cycle, as SCALE-Sim's: cycles_per_group must equal "
+                          f"lanes ({lanes}), got {pe_data['cycles_per_group']}", file=file,
+                          line=pe_data.key_lines["cycles_per_group"], key="pe_array.pe.cycles_per_group")
     if pe_type == "anda_apu" and "compressor" not in data:
         raise ConfigError("pe_type 'anda_apu' needs the runtime bit-plane compressor section",
                           file=file, line=data.start_line, key="compressor")

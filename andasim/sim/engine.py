@@ -24,6 +24,7 @@ from numba import njit
 
 from andasim.hw.config import HardwareConfig
 from andasim.hw.pe import pe_model
+from andasim.sim.dataflows.systolic import run_systolic_schedule, systolic_counts
 from andasim.sim.job import GemmJob, make_job
 from andasim.sim.mapping import ORDER_CODES, Mapping, choose_mapping
 from andasim.sim.result import GemmResult, zero_counters
@@ -224,10 +225,13 @@ def simulate_gemm(hw: HardwareConfig, gemm: GeMM, m_bits: int | None, next_m_bit
     """
     job = make_job(hw, gemm, m_bits, next_m_bits, next_k)
     mp = choose_mapping(job)
-    raw = run_schedule(job, mp)
+    systolic = hw.pe_array.pe.systolic_dataflow
+    raw = run_systolic_schedule(job, mp, systolic) if systolic else run_schedule(job, mp)
     attention = job.weight_is_kv
     bops = pe_model(hw).bops_per_mac(job.m_bits or None, attention=attention)
     counters = counters_from_raw(job, raw, bops)
     job_info = {"m_bits": job.m_bits or None, "next_m_bits": job.next_m_bits or None,
                 "cycles_per_group": job.cps, "next_k": job.out_num * job.n // job.out_den}
+    if systolic:  # SCALE-Sim's own compute report of this GeMM, next to andasim's DRAM-aware counters
+        job_info["scalesim"] = systolic_counts(systolic, gemm.m, gemm.n, gemm.k, job.rows, job.cols).to_dict()
     return GemmResult(counters=counters, mapping=mp.to_dict(), job=job_info, freq_mhz=hw.freq_mhz)

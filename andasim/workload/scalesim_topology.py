@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from andasim.errors import TraceError
+from andasim.safe_read import read_text_file
 from andasim.workload.gemm import GENERIC_MODULE, GeMM
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -207,21 +208,10 @@ def parse_topology(text: str, file: str, trace_id: str) -> Topology:
 
 
 def read_topology(path: Path | str) -> Topology:
-    """Read a SCALE-Sim topology CSV file (at most MAX_FILE_BYTES, UTF-8)."""
+    """Read a SCALE-Sim topology CSV file (a regular file of at most MAX_FILE_BYTES, UTF-8 text)."""
     path = Path(path)
-    file = str(path)
-    try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise TraceError(f"{file}: cannot read: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise TraceError(f"{file}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; not a SCALE-Sim topology")
-    if b"\0" in raw:
-        raise TraceError(f"{file}: binary data (NUL bytes): neither a SCALE-Sim topology CSV nor an "
+    text = read_text_file(path, max_bytes=MAX_FILE_BYTES, what="SCALE-Sim topology CSV")
+    if "\0" in text:
+        raise TraceError(f"{path}: binary data (NUL bytes): neither a SCALE-Sim topology CSV nor an "
                          "andasim .npz trace")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise TraceError(f"{file}: not UTF-8 text at byte {exc.start}: not a SCALE-Sim topology CSV") from None
-    return parse_topology(text, file, trace_id=f"scalesim:{path.stem}")
+    return parse_topology(text, str(path), trace_id=f"scalesim:{path.stem}")

@@ -33,6 +33,7 @@ from andasim.errors import AndasimInputError, TraceError
 from andasim.workload.card import ModelCard
 from andasim.workload.gemm import FP_INT_MODULES
 from andasim.workload.precision import PrecisionProfile
+from andasim.workload.scalesim_topology import Topology, read_topology
 
 FORMAT_NAME = "andasim-trace"
 FORMAT_VERSION = 1
@@ -241,9 +242,21 @@ def _resolve(name_or_path: str | Path) -> tuple[Any, str]:
     return path, text
 
 
+def _is_topology(source: Any) -> bool:
+    """A file that is not a zip archive (every .npz is one), or has a .csv suffix: a topology CSV."""
+    if not isinstance(source, Path):
+        return False  # bundled traces are .npz
+    if source.suffix.lower() == ".csv":
+        return True
+    with source.open("rb") as fh:
+        return fh.read(4) != b"PK\x03\x04"
+
+
 def read_header(name_or_path: str | Path) -> dict[str, Any]:
     """The validated JSON header only (cheap: no activation data is decompressed)."""
     source, file = _resolve(name_or_path)
+    if _is_topology(source):
+        raise TraceError(f"{file}: not an andasim trace (.npz); a SCALE-Sim topology CSV is read by `andasim run`")
     with source.open("rb") as fh:
         data = _open_npz(fh, file)
         return _parse_header(data, file)
@@ -293,9 +306,16 @@ def _parse_header(data: Any, file: str) -> dict[str, Any]:
     return header
 
 
-def load_trace(name_or_path: str | Path) -> Trace:
-    """Load and fully validate a trace: a bundled name (see `bundled_trace_names`) or a path."""
+def load_trace(name_or_path: str | Path) -> Trace | Topology:
+    """Load and fully validate a trace: a bundled name (see `bundled_trace_names`) or a path.
+
+    A file that is not an .npz archive is read as a SCALE-Sim topology CSV
+    (`andasim.workload.scalesim_topology`): GeMM shapes only, which `simulate` takes as they are;
+    its `card` raises a one-line TraceError for the commands that need a model.
+    """
     source, file = _resolve(name_or_path)
+    if _is_topology(source):
+        return read_topology(source)
     with source.open("rb") as fh:
         data = _open_npz(fh, file)
         header = _parse_header(data, file)

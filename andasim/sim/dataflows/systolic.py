@@ -105,3 +105,100 @@ def systolic_counts(dataflow: str, m: int, n: int, k: int, rows: int, cols: int)
         compute_utilization=mapping * t / _util_window(dataflow, rows, cols, t),
         overall_utilization=m * n * k / (cycles * rows * cols),
     )
+
+
+# --- the systolic array inside andasim's DRAM-aware schedule ----------------------------------
+
+def block_folds(dataflow: str, rows_b: int, cols_b: int, kk: int, rows: int, cols: int) -> tuple[int, int]:
+    """(folds, cycles per fold) of one block: rows_b tokens x cols_b features over a K chunk of kk."""
+    sr, sc, t = spatio_temporal(dataflow, rows_b, cols_b, kk)
+    return _cdiv(sr, rows) * _cdiv(sc, cols), fold_cycles(dataflow, rows, cols, t)
+
+
+def block_sram_reads(dataflow: str, rows_b: int, cols_b: int, kk: int, rows: int, cols: int) -> tuple[int, int]:
+    """(activation, weight) elements read from SRAM by one block, as SCALE-Sim counts its demand:
+    the stationary operand once, a streamed operand once per fold of the other spatial dimension."""
+    if dataflow == "os":
+        return rows_b * kk * _cdiv(cols_b, cols), cols_b * kk * _cdiv(rows_b, rows)
+    if dataflow == "ws":
+        return rows_b * kk * _cdiv(cols_b, cols), cols_b * kk
+    return rows_b * kk, cols_b * kk * _cdiv(rows_b, cols)
+
+
+def run_systolic_schedule(job, mp, dataflow: str) -> dict[str, int]:
+    """Raw counters (`andasim.sim.engine.RAW_KEYS`) of one GeMM on a systolic array, DRAM included.
+
+    The block rules are the engine's (docs/engine.md §4): blocks in the mapper's loop order; the
+    operand read of block b starts once block b-2 has computed (two buffer slots); one DRAM
+    channel, reads before posted writes; a block computes when the array is free and its data is
+    ready. Inside a block the array runs SCALE-Sim's folds back to back: `block_folds` x its fold
+    cycles, fill and drain included. A block's outputs (FP16) are written to DRAM after its last K
+    chunk. With one block covering the whole GeMM the compute cycles are SCALE-Sim's + 1 (it
+    counts the last cycle's index). Pure Python: O(blocks), and blocks are few.
+    """
+    raw = dict.fromkeys(("cycles", "compute_cycles", "stall_dram_cycles", "stall_compressor_cycles",
+                         "pe_busy_cycles", "dram_read_act_bits", "dram_read_weight_bits", "dram_write_bits",
+                         "compressor_groups", "compressor_cycles", "sram_read_act_mant_bits",
+                         "sram_read_act_exp_bits", "sram_read_weight_bits", "output_staged_bits", "tiles",
+                         "blocks", "dram_busy_cycles"), 0)
+    m, k, n, R, C = job.m, job.k, job.n, job.rows, job.cols
+    order = mp.order
+    n_mb, n_nb = _cdiv(m, mp.tm), _cdiv(n, mp.tn)
+    n_kb = _cdiv(k, mp.kc) if order == "k_split" else 1
+    n_outer, n_inner = (n_nb, n_mb) if order == "weight_outer" else (n_mb, n_nb)
+    writes: list[tuple[int, int]] = []   # (ready cycle, bits), in program order
+    ch_free = arr_free = cend_m1 = cend_m2 = b = 0
+
+    def serve(start: int, bits: int) -> int:
+        nonlocal ch_free
+        t = job.transfer_cycles(bits)
+        ch_free = max(ch_free, start) + t
+        raw["dram_busy_cycles"] += t
+        return ch_free
+
+    for _ in range(job.count):
+        for outer in range(n_outer):
+            for inner in range(n_inner):
+                for kci in range(n_kb):
+                    mi, nj = (inner, outer) if order == "weight_outer" else (outer, inner)
+                    rows_b, cols_b = min(mp.tm, m - mi * mp.tm), min(mp.tn, n - nj * mp.tn)
+                    kk = min(mp.kc, k - kci * mp.kc) if order == "k_split" else k
+                    if order == "k_split":
+                        load_a = load_w = True
+                    elif order == "act_outer":
+                        load_a, load_w = inner == 0, n_nb > 1 or outer == 0
+                    else:
+                        load_w, load_a = inner == 0, n_mb > 1 or outer == 0
+                    rd_a = rows_b * job.act_bits(kk) if load_a else 0
+                    rd_w = cols_b * job.weight_bits(kk) if load_w else 0
+                    raw["dram_read_act_bits"] += rd_a
+                    raw["dram_read_weight_bits"] += rd_w
+                    r_ready = cend_m2 if b >= 2 else 0
+                    while writes and writes[0][0] < r_ready:   # writes ready before this read go first
+                        ready, bits = writes.pop(0)
+                        serve(ready, bits)
+                    data_ready = serve(r_ready, rd_a + rd_w) + job.dram_latency_cycles
+                    folds, per_fold = block_folds(dataflow, rows_b, cols_b, kk, R, C)
+                    start = max(arr_free, data_ready)
+                    raw["stall_dram_cycles"] += start - arr_free
+                    cc = folds * per_fold
+                    arr_free = start + cc
+                    raw["compute_cycles"] += cc
+                    raw["pe_busy_cycles"] += rows_b * cols_b * kk   # one MAC per busy PE-cycle
+                    act_el, w_el = block_sram_reads(dataflow, rows_b, cols_b, kk, R, C)
+                    raw["sram_read_act_mant_bits"] += act_el * job.act_value_bits
+                    raw["sram_read_weight_bits"] += w_el * job.w_value_bits
+                    raw["tiles"] += folds
+                    if order != "k_split" or kci == n_kb - 1:
+                        bits = rows_b * cols_b * 16
+                        raw["output_staged_bits"] += bits
+                        raw["dram_write_bits"] += bits
+                        writes.append((arr_free, bits))
+                    cend_m2, cend_m1 = cend_m1, arr_free
+                    b += 1
+    for ready, bits in writes:
+        serve(ready, bits)
+    raw["cycles"] = max(arr_free, ch_free)
+    raw["stall_dram_cycles"] += raw["cycles"] - arr_free
+    raw["blocks"] = b
+    return raw
