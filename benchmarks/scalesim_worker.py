@@ -11,6 +11,7 @@ skipped, so a killed run resumes where it stopped; each line is flushed and fsyn
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -100,10 +101,8 @@ def main() -> None:
     if results_file.exists():
         for line in results_file.read_text().splitlines():
             if line.strip():
-                try:
+                with contextlib.suppress(ValueError, KeyError):  # a line cut by a kill: the job runs again
                     done.add(json.loads(line)["key"])
-                except (ValueError, KeyError):
-                    pass  # a line cut by a kill: the job runs again
         if not results_file.read_bytes().endswith(b"\n"):
             with results_file.open("a") as fh:  # end a line cut by a kill before appending
                 fh.write("\n")

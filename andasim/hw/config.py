@@ -314,8 +314,8 @@ def _parse(data: Any, file: str) -> HardwareConfig:
                           f"({2 * rows * cols * 2 / 1024:g} KiB needed)", file=file,
                           line=out.key_lines["size_kib"], key="buffers.output.size_kib")
     if pe_data.get("systolic_dataflow") and pe_data["cycles_per_group"] != lanes:
-        raise ConfigError(f"a systolic PE does one MAC per cycle, as SCALE-Sim's: cycles_per_group must equal "
-                          f"lanes ({lanes}), got {pe_data['cycles_per_group']}", file=file,
+        raise ConfigError("a systolic PE does one MAC per cycle, as SCALE-Sim's: cycles_per_group must "
+                          f"equal lanes ({lanes}), got {pe_data['cycles_per_group']}", file=file,
                           line=pe_data.key_lines["cycles_per_group"], key="pe_array.pe.cycles_per_group")
     if pe_type == "anda_apu" and "compressor" not in data:
         raise ConfigError("pe_type 'anda_apu' needs the runtime bit-plane compressor section",

@@ -38,31 +38,65 @@ DATAFLOWS = ("os", "ws", "is")
 # stores them; anything else is refused as a likely typo.
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "general": ("run_name",),
-    "architecture_presets": ("arrayheight", "arraywidth", "ifmapsramszkb", "filtersramszkb", "ofmapsramszkb",
-                             "ifmapoffset", "filteroffset", "ofmapoffset", "bandwidth", "dataflow",
-                             "memorybanks", "readrequestbuffer", "writerequestbuffer"),
+    "architecture_presets": (
+        "arrayheight",
+        "arraywidth",
+        "ifmapsramszkb",
+        "filtersramszkb",
+        "ofmapsramszkb",
+        "ifmapoffset",
+        "filteroffset",
+        "ofmapoffset",
+        "bandwidth",
+        "dataflow",
+        "memorybanks",
+        "readrequestbuffer",
+        "writerequestbuffer",
+    ),
     "run_presets": ("interfacebandwidth", "useramulatortrace"),
-    "layout": ("ifmapcustomlayout", "ifmapsrambankbandwidth", "ifmapsrambanknum", "ifmapsrambankport",
-               "filtercustomlayout", "filtersrambankbandwidth", "filtersrambanknum", "filtersrambankport"),
-    "sparsity": ("sparsitysupport", "sparserep", "optimizedmapping", "blocksize", "randomnumbergeneratorseed",
-                 "nonzeroelems"),
+    "layout": (
+        "ifmapcustomlayout",
+        "ifmapsrambankbandwidth",
+        "ifmapsrambanknum",
+        "ifmapsrambankport",
+        "filtercustomlayout",
+        "filtersrambankbandwidth",
+        "filtersrambanknum",
+        "filtersrambankport",
+    ),
+    "sparsity": (
+        "sparsitysupport",
+        "sparserep",
+        "optimizedmapping",
+        "blocksize",
+        "randomnumbergeneratorseed",
+        "nonzeroelems",
+    ),
     "network_presets": ("topologycsvloc", "layoutcsvloc"),
 }
-REQUIRED = ("arrayheight", "arraywidth", "ifmapsramszkb", "filtersramszkb", "ofmapsramszkb", "dataflow",
-            "bandwidth")
+REQUIRED = (
+    "arrayheight",
+    "arraywidth",
+    "ifmapsramszkb",
+    "filtersramszkb",
+    "ofmapsramszkb",
+    "dataflow",
+    "bandwidth",
+)
 IGNORED_WHY = {
-    "run_presets": "andasim's DRAM is one channel at Bandwidth words/cycle (no CALC sizing, no Ramulator trace)",
+    "run_presets": "andasim's DRAM is one channel at Bandwidth words/cycle "
+    "(no CALC sizing, no Ramulator trace)",
     "layout": "andasim reads operands in row order (no custom SRAM bank layout)",
     "sparsity": "andasim computes dense GeMMs",
     "network_presets": "give the topology with --trace",
 }
 
 # andasim's assumptions for what a .cfg does not say (stated in every translated design).
-CLOCK_MHZ = 285.0          # the clock of the 16 nm cost tables; cycles do not depend on it
-BYTES_PER_WORD = 2         # FP16 operands (SCALE-Sim counts words)
-DRAM_LATENCY_NS = 0.0      # SCALE-Sim models no DRAM latency
-DRAM_PJ_PER_BIT = 3.9      # HBM2 (Anda paper, citing TPUv4i), as the bundled designs
-PE_LANES = 16              # 16 elements in 16 cycles: 1 MAC per cycle (see module docstring)
+CLOCK_MHZ = 285.0  # the clock of the 16 nm cost tables; cycles do not depend on it
+BYTES_PER_WORD = 2  # FP16 operands (SCALE-Sim counts words)
+DRAM_LATENCY_NS = 0.0  # SCALE-Sim models no DRAM latency
+DRAM_PJ_PER_BIT = 3.9  # HBM2 (Anda paper, citing TPUv4i), as the bundled designs
+PE_LANES = 16  # 16 elements in 16 cycles: 1 MAC per cycle (see module docstring)
 
 
 def _line_of(lines: list[str], section: str, key: str | None) -> int | None:
@@ -87,8 +121,12 @@ def _int(value: str, file: str, line: int | None, key: str, lo: int, hi: int) ->
     try:
         number = int(value.strip())
     except ValueError:
-        raise ConfigError(f"{value.strip()[:24]!r} is not an integer (SCALE-Sim reads it with int())",
-                          file=file, line=line, key=key) from None
+        raise ConfigError(
+            f"{value.strip()[:24]!r} is not an integer (SCALE-Sim reads it with int())",
+            file=file,
+            line=line,
+            key=key,
+        ) from None
     if not lo <= number <= hi:
         raise ConfigError(f"{number} out of range; valid: {lo}..{hi}", file=file, line=line, key=key)
     return number
@@ -101,32 +139,52 @@ def translate_cfg(text: str, file: str) -> tuple[str, list[str], list[str]]:
     try:
         parser.read_string(text, source=file)
     except configparser.MissingSectionHeaderError as exc:
-        raise ConfigError("not a SCALE-Sim config: the file must start with a [section] header",
-                          file=file, line=exc.lineno) from None
+        raise ConfigError(
+            "not a SCALE-Sim config: the file must start with a [section] header", file=file, line=exc.lineno
+        ) from None
     except configparser.DuplicateSectionError as exc:
         raise ConfigError(f"section [{exc.section}] given twice", file=file, line=exc.lineno) from None
     except configparser.DuplicateOptionError as exc:
-        raise ConfigError("key given twice (SCALE-Sim refuses it too)", file=file, line=exc.lineno,
-                          key=f"{exc.section}.{exc.option}") from None
+        raise ConfigError(
+            "key given twice (SCALE-Sim refuses it too)",
+            file=file,
+            line=exc.lineno,
+            key=f"{exc.section}.{exc.option}",
+        ) from None
     except configparser.Error as exc:
         raise ConfigError(f"not a SCALE-Sim config: {str(exc).splitlines()[0][:100]}", file=file) from None
     for section in parser.sections():
         if section not in KNOWN_KEYS:
-            raise ConfigError(f"unknown section [{section}]; SCALE-Sim sections: "
-                              + ", ".join(f"[{s}]" for s in KNOWN_KEYS), file=file, line=_line_of(lines, section, None))
+            raise ConfigError(
+                f"unknown section [{section}]; SCALE-Sim sections: "
+                + ", ".join(f"[{s}]" for s in KNOWN_KEYS),
+                file=file,
+                line=_line_of(lines, section, None),
+            )
         for key in parser[section]:
             if key not in KNOWN_KEYS[section]:
-                raise ConfigError(f"unknown key; valid in [{section}]: {', '.join(KNOWN_KEYS[section])} "
-                                  "(any capitalisation)", file=file, line=_line_of(lines, section, key),
-                                  key=f"{section}.{key}")
+                raise ConfigError(
+                    f"unknown key; valid in [{section}]: {', '.join(KNOWN_KEYS[section])} "
+                    "(any capitalisation)",
+                    file=file,
+                    line=_line_of(lines, section, key),
+                    key=f"{section}.{key}",
+                )
     if not parser.has_section("architecture_presets"):
-        raise ConfigError("no [architecture_presets] section: andasim needs the array, SRAMs, dataflow and "
-                          "bandwidth from it", file=file)
+        raise ConfigError(
+            "no [architecture_presets] section: andasim needs the array, SRAMs, dataflow and "
+            "bandwidth from it",
+            file=file,
+        )
     arch = parser["architecture_presets"]
     for key in REQUIRED:
         if key not in arch:
-            raise ConfigError("required key missing (any capitalisation)", file=file,
-                              line=_line_of(lines, "architecture_presets", None), key=f"architecture_presets.{key}")
+            raise ConfigError(
+                "required key missing (any capitalisation)",
+                file=file,
+                line=_line_of(lines, "architecture_presets", None),
+                key=f"architecture_presets.{key}",
+            )
 
     def where(key: str) -> int | None:
         return _line_of(lines, "architecture_presets", key)
@@ -135,25 +193,42 @@ def translate_cfg(text: str, file: str) -> tuple[str, list[str], list[str]]:
         return _int(arch[key], file, where(key), f"architecture_presets.{key}", lo, hi)
 
     rows, cols = arch_int("arrayheight", 1, 4096), arch_int("arraywidth", 1, 4096)
-    ifmap_kb, filter_kb, ofmap_kb = (arch_int(k, 1, 1 << 20) for k in ("ifmapsramszkb", "filtersramszkb",
-                                                                        "ofmapsramszkb"))
+    ifmap_kb, filter_kb, ofmap_kb = (
+        arch_int(k, 1, 1 << 20) for k in ("ifmapsramszkb", "filtersramszkb", "ofmapsramszkb")
+    )
     dataflow = arch["dataflow"].strip()
     if dataflow not in DATAFLOWS:
-        raise ConfigError(f"{dataflow[:24]!r} is not a SCALE-Sim dataflow; valid: {', '.join(DATAFLOWS)}",
-                          file=file, line=where("dataflow"), key="architecture_presets.Dataflow")
+        raise ConfigError(
+            f"{dataflow[:24]!r} is not a SCALE-Sim dataflow; valid: {', '.join(DATAFLOWS)}",
+            file=file,
+            line=where("dataflow"),
+            key="architecture_presets.Dataflow",
+        )
     bw_values = [v for v in arch["bandwidth"].split(",")]
-    words = [_int(v, file, where("bandwidth"), "architecture_presets.Bandwidth", 1, 1 << 20) for v in bw_values]
+    words = [
+        _int(v, file, where("bandwidth"), "architecture_presets.Bandwidth", 1, 1 << 20) for v in bw_values
+    ]
     if ofmap_kb * 1024 < 2 * rows * cols * BYTES_PER_WORD:
-        raise ConfigError(f"{ofmap_kb} kB cannot stage two {rows}x{cols} FP16 output folds "
-                          f"({-(-4 * rows * cols // 1024)} kB needed by andasim's output staging)",
-                          file=file, line=where("ofmapsramszkb"), key="architecture_presets.OfmapSramSzkB")
+        raise ConfigError(
+            f"{ofmap_kb} kB cannot stage two {rows}x{cols} FP16 output folds "
+            f"({-(-4 * rows * cols // 1024)} kB needed by andasim's output staging)",
+            file=file,
+            line=where("ofmapsramszkb"),
+            key="architecture_presets.OfmapSramSzkB",
+        )
     name = parser.get("general", "run_name", fallback="").strip() or Path(file).stem
     if not re.fullmatch(r"[\w.+-]{1,80}", name):
-        raise ConfigError(f"{name[:24]!r}: a run name of letters, digits and ._+- (at most 80)",
-                          file=file, line=_line_of(lines, "general", "run_name"), key="general.run_name")
+        raise ConfigError(
+            f"{name[:24]!r}: a run name of letters, digits and ._+- (at most 80)",
+            file=file,
+            line=_line_of(lines, "general", "run_name"),
+            key="general.run_name",
+        )
     bw_gb_per_s = words[0] * BYTES_PER_WORD * CLOCK_MHZ * 1e6 / 1e9
     taken = [
-        f"run_name -> name {name}" if parser.has_option("general", "run_name") else f"name {name} (file name; no run_name)",
+        f"run_name -> name {name}"
+        if parser.has_option("general", "run_name")
+        else f"name {name} (file name; no run_name)",
         f"ArrayHeight {rows} x ArrayWidth {cols} -> pe_array {rows}x{cols} of 1-MAC/cycle FP16 PEs",
         f"Dataflow {dataflow} -> systolic {dataflow} timing (SCALE-Sim's fill/drain per fold)",
         f"IfmapSramSzkB {ifmap_kb} -> activation SRAMs {ifmap_kb} KiB",
@@ -162,21 +237,38 @@ def translate_cfg(text: str, file: str) -> tuple[str, list[str], list[str]]:
         f"Bandwidth {words[0]} words/cycle -> DRAM {bw_gb_per_s:g} GB/s (2 B/word at {CLOCK_MHZ:g} MHz)",
     ]
     ignored = []
-    skipped = [k for k in ("ifmapoffset", "filteroffset", "ofmapoffset", "memorybanks", "readrequestbuffer",
-                           "writerequestbuffer") if k in arch]
+    skipped = [
+        k
+        for k in (
+            "ifmapoffset",
+            "filteroffset",
+            "ofmapoffset",
+            "memorybanks",
+            "readrequestbuffer",
+            "writerequestbuffer",
+        )
+        if k in arch
+    ]
     if skipped:
-        ignored.append(f"[architecture_presets] {', '.join(skipped)}: trace addresses and request queues, "
-                       "not modelled")
+        ignored.append(
+            f"[architecture_presets] {', '.join(skipped)}: trace addresses and request queues, not modelled"
+        )
     if len(words) > 1:
-        ignored.append(f"[architecture_presets] Bandwidth values after the first ({', '.join(map(str, words[1:]))})")
+        ignored.append(
+            f"[architecture_presets] Bandwidth values after the first ({', '.join(map(str, words[1:]))})"
+        )
     for section, why in IGNORED_WHY.items():
         if parser.has_section(section):
             items = ", ".join(f"{k}={v.strip()[:20]}" for k, v in parser[section].items()) or "empty"
             ignored.append(f"[{section}] {items}: {why}")
-    assumed = (f"clock {CLOCK_MHZ:g} MHz (cycles do not depend on it), DRAM latency {DRAM_LATENCY_NS:g} ns, "
-               f"DRAM {DRAM_PJ_PER_BIT} pJ/bit, 16 nm FP-FP PE costs per FP16 MAC")
-    provenance = (f"Translated by andasim from the SCALE-Sim config {file}. Taken: {'; '.join(taken)}. "
-                  f"Ignored: {'; '.join(ignored) or 'nothing'}. Assumed (andasim, not in the .cfg): {assumed}.")
+    assumed = (
+        f"clock {CLOCK_MHZ:g} MHz (cycles do not depend on it), DRAM latency {DRAM_LATENCY_NS:g} ns, "
+        f"DRAM {DRAM_PJ_PER_BIT} pJ/bit, 16 nm FP-FP PE costs per FP16 MAC"
+    )
+    provenance = (
+        f"Translated by andasim from the SCALE-Sim config {file}. Taken: {'; '.join(taken)}. "
+        f"Ignored: {'; '.join(ignored) or 'nothing'}. Assumed (andasim, not in the .cfg): {assumed}."
+    )
     act_kib = ifmap_kb
     yaml_text = f"""schema_version: 1
 name: "{name}"

@@ -13,10 +13,25 @@ from typing import Any
 
 from andasim.report.writers import csv_text
 
-COMPARE_COLUMNS = ("name", "m", "n", "k", "dataflow", "rows", "cols", "folds", "scalesim_compute_cycles",
-                   "scalesim_overall_util", "scalesim_mapping_eff", "scalesim_compute_util", "andasim_cycles",
-                   "andasim_compute_cycles", "andasim_stall_dram_cycles", "andasim_dram_read_bytes",
-                   "andasim_dram_write_bytes")
+COMPARE_COLUMNS = (
+    "name",
+    "m",
+    "n",
+    "k",
+    "dataflow",
+    "rows",
+    "cols",
+    "folds",
+    "scalesim_compute_cycles",
+    "scalesim_overall_util",
+    "scalesim_mapping_eff",
+    "scalesim_compute_util",
+    "andasim_cycles",
+    "andasim_compute_cycles",
+    "andasim_stall_dram_cycles",
+    "andasim_dram_read_bytes",
+    "andasim_dram_write_bytes",
+)
 
 
 def has_scalesim(result: Any) -> bool:
@@ -31,12 +46,27 @@ def compare_csv(result: Any) -> str:
         if s is None:
             continue
         c = e["counters"]
-        rows.append([e["name"], e["m"], e["n"], e["k"], s["dataflow"], s["rows"], s["cols"], s["folds"],
-                     s["compute_cycles"], f"{s['overall_utilization']:.6f}", f"{s['mapping_efficiency']:.6f}",
-                     f"{s['compute_utilization']:.6f}", int(c["cycles"]), int(c["compute_cycles"]),
-                     int(c["stall_dram_cycles"]),
-                     f"{sum(v for k, v in c.items() if k.startswith('dram_read_bytes.')):g}",
-                     f"{sum(v for k, v in c.items() if k.startswith('dram_write_bytes.')):g}"])
+        rows.append(
+            [
+                e["name"],
+                e["m"],
+                e["n"],
+                e["k"],
+                s["dataflow"],
+                s["rows"],
+                s["cols"],
+                s["folds"],
+                s["compute_cycles"],
+                f"{s['overall_utilization']:.6f}",
+                f"{s['mapping_efficiency']:.6f}",
+                f"{s['compute_utilization']:.6f}",
+                int(c["cycles"]),
+                int(c["compute_cycles"]),
+                int(c["stall_dram_cycles"]),
+                f"{sum(v for k, v in c.items() if k.startswith('dram_read_bytes.')):g}",
+                f"{sum(v for k, v in c.items() if k.startswith('dram_write_bytes.')):g}",
+            ]
+        )
     return csv_text(COMPARE_COLUMNS, rows)
 
 
@@ -55,7 +85,8 @@ def compare_lines(result: Any) -> list[str]:
         f"SCALE-Sim   {s0['dataflow']} on {s0['rows']}x{s0['cols']}: compute cycles {cycles:,} (sum of its "
         f"per-layer reports), overall util {macs / (cycles * s0['rows'] * s0['cols']):.4f}, mapping eff "
         f"{mapping:.4f} and compute util {util:.4f} (means over layers)",
-        f"andasim     SCALE-Sim folds per buffer-sized block, DRAM-aware: cycles {int(c['cycles']):,} = compute {int(c['compute_cycles']):,} "
+        f"andasim     SCALE-Sim folds per buffer-sized block, DRAM-aware: cycles {int(c['cycles']):,} = "
+        f"compute {int(c['compute_cycles']):,} "
         f"+ DRAM stalls {int(c['stall_dram_cycles']):,}",
     ]
 
@@ -68,10 +99,17 @@ def source_lines(hw: Any, workload_echo: dict[str, Any]) -> list[str]:
         taken = prov.split("Taken: ", 1)[1].split(". Ignored: ", 1)[0]
         ignored = prov.split(". Ignored: ", 1)[1].split(". Assumed", 1)[0]
         assumed = prov.split("Assumed (andasim, not in the .cfg): ", 1)[-1].rstrip(".")
-        lines += [f"design from {hw.source}", f"  taken     {taken}", f"  ignored   {ignored}",
-                  f"  assumed   {assumed}"]
+        lines += [
+            f"design from {hw.source}",
+            f"  taken     {taken}",
+            f"  ignored   {ignored}",
+            f"  assumed   {assumed}",
+        ]
     src = workload_echo.get("source")
     if src:
-        lines += [f"trace from  {src['file']} ({src['format']})", f"  taken     {'; '.join(src['notes'])}",
-                  f"  ignored   {'; '.join(src['ignored']) or 'nothing'}"]
+        lines += [
+            f"trace from  {src['file']} ({src['format']})",
+            f"  taken     {'; '.join(src['notes'])}",
+            f"  ignored   {'; '.join(src['ignored']) or 'nothing'}",
+        ]
     return lines

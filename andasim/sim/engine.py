@@ -24,7 +24,7 @@ from numba import njit
 
 from andasim.hw.config import HardwareConfig
 from andasim.hw.pe import pe_model
-from andasim.sim.dataflows.systolic import run_systolic_schedule, systolic_counts
+from andasim.sim.dataflows.systolic import run_systolic_schedule, systolic_counts, whole_stream_mapping
 from andasim.sim.job import GemmJob, make_job
 from andasim.sim.mapping import ORDER_CODES, Mapping, choose_mapping
 from andasim.sim.result import GemmResult, zero_counters
@@ -226,6 +226,8 @@ def simulate_gemm(hw: HardwareConfig, gemm: GeMM, m_bits: int | None, next_m_bit
     job = make_job(hw, gemm, m_bits, next_m_bits, next_k)
     mp = choose_mapping(job)
     systolic = hw.pe_array.pe.systolic_dataflow
+    if systolic:
+        mp = whole_stream_mapping(job, mp, systolic)
     raw = run_systolic_schedule(job, mp, systolic) if systolic else run_schedule(job, mp)
     attention = job.weight_is_kv
     bops = pe_model(hw).bops_per_mac(job.m_bits or None, attention=attention)

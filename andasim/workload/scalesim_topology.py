@@ -8,7 +8,8 @@ two forms (its `topology_utils.py`, version 3.0.0):
   back to exactly M, N, K.
 - Convolution form, header `Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width,
   Channels, Num Filter, Strides,`: ofmap = ceil((H - Fh + S) / S) x ceil((W - Fw + S) / S) (one
-  stride for both directions; rounded up, as SCALE-Sim does), lowered to M = ofmap pixels, N = filters, K = Fh * Fw * channels.
+  stride for both directions; rounded up, as SCALE-Sim does), lowered to M = ofmap pixels,
+  N = filters, K = Fh * Fw * channels.
   A layer whose name contains `DP` (case-sensitive) is depthwise: SCALE-Sim splits it into one
   layer per channel (`<name>Channel_<i>`, 1 channel each), and so does this reader.
 
@@ -31,13 +32,21 @@ from andasim.safe_read import read_text_file
 from andasim.workload.gemm import GENERIC_MODULE, GeMM
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
-MAX_LAYERS = 100_000          # after depthwise expansion
-MAX_DIM = 1 << 24             # per size: 16.7 M (SCALE-Sim's unet2d sample reaches 4.2 M rows)
-MAX_MACS = 1 << 60            # keeps every cycle counter of the engine inside int64
+MAX_LAYERS = 100_000  # after depthwise expansion
+MAX_DIM = 1 << 24  # per size: 16.7 M (SCALE-Sim's unet2d sample reaches 4.2 M rows)
+MAX_MACS = 1 << 60  # keeps every cycle counter of the engine inside int64
 
 GEMM_COLUMNS = ("layer", "m", "n", "k")
-CONV_COLUMNS = ("layer name", "ifmap height", "ifmap width", "filter height", "filter width", "channels",
-                "num filter", "strides")
+CONV_COLUMNS = (
+    "layer name",
+    "ifmap height",
+    "ifmap width",
+    "filter height",
+    "filter width",
+    "channels",
+    "num filter",
+    "strides",
+)
 SPARSITY_DOC = "optional last column: N:M sparsity ratio"
 
 
@@ -50,7 +59,7 @@ class TopologyLayer:
     m: int
     n: int
     k: int
-    conv: dict[str, int] | None = None   # the convolution parameters, conv form only
+    conv: dict[str, int] | None = None  # the convolution parameters, conv form only
 
 
 @dataclass
@@ -62,7 +71,7 @@ class Topology:
 
     trace_id: str
     path: str
-    form: str                                  # "gemm" or "conv"
+    form: str  # "gemm" or "conv"
     layers: list[TopologyLayer]
     ignored: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -79,23 +88,44 @@ class Topology:
     @property
     def card(self) -> Any:
         """A topology has no model card: commands that need one get a one-line error."""
-        raise TraceError(f"{self.path}: a SCALE-Sim topology holds GeMM shapes only, no model card; "
-                         "`andasim run` takes it, this command needs a model trace (andasim trace list)")
+        raise TraceError(
+            f"{self.path}: a SCALE-Sim topology holds GeMM shapes only, no model card; "
+            "`andasim run` takes it, this command needs a model trace (andasim trace list)"
+        )
 
     @property
     def gemms(self) -> list[GeMM]:
-        return [GeMM(name=layer.name, module=GENERIC_MODULE, layer=i, m=layer.m, k=layer.k, n=layer.n,
-                     weight_operand="fp16") for i, layer in enumerate(self.layers)]
+        return [
+            GeMM(
+                name=layer.name,
+                module=GENERIC_MODULE,
+                layer=i,
+                m=layer.m,
+                k=layer.k,
+                n=layer.n,
+                weight_operand="fp16",
+            )
+            for i, layer in enumerate(self.layers)
+        ]
 
     def __iter__(self):
         return iter(self.gemms)
 
     def workload_echo(self) -> dict[str, Any]:
         """What `Result.inputs['workload']` records: the file, its form, and what was not modelled."""
-        return {"trace_id": self.trace_id, "label": self.label, "shape_only": True, "model": None,
-                "source": {"format": f"scalesim-topology-{self.form}", "file": self.path,
-                           "layers": len(self.layers), "notes": list(self.notes),
-                           "ignored": list(self.ignored)}}
+        return {
+            "trace_id": self.trace_id,
+            "label": self.label,
+            "shape_only": True,
+            "model": None,
+            "source": {
+                "format": f"scalesim-topology-{self.form}",
+                "file": self.path,
+                "layers": len(self.layers),
+                "notes": list(self.notes),
+                "ignored": list(self.ignored),
+            },
+        }
 
 
 def _fail(file: str, line: int, message: str) -> TraceError:
@@ -115,9 +145,13 @@ def _header_form(fields: list[str], file: str) -> str:
         return "gemm"
     if low[1:8] == list(CONV_COLUMNS[1:]) and len(low) <= 9:
         return "conv"
-    raise _fail(file, 1, "column names: not a SCALE-Sim topology header; expected "
-                f"'Layer, M, N, K,' or '{', '.join(c.title() for c in CONV_COLUMNS)},' "
-                f"({SPARSITY_DOC}), got {', '.join(fields)[:120]!r}")
+    raise _fail(
+        file,
+        1,
+        "column names: not a SCALE-Sim topology header; expected "
+        f"'Layer, M, N, K,' or '{', '.join(c.title() for c in CONV_COLUMNS)},' "
+        f"({SPARSITY_DOC}), got {', '.join(fields)[:120]!r}",
+    )
 
 
 def _int(text: str, file: str, line: int, column: str) -> int:
@@ -155,12 +189,17 @@ def parse_topology(text: str, file: str, trace_id: str) -> Topology:
             continue
         fields = _fields(row)
         if len(fields) not in (len(columns), len(columns) + 1):
-            raise _fail(file, number, f"expected {len(columns)} values ({', '.join(columns)}; {SPARSITY_DOC}), "
-                        f"got {len(fields)}")
+            raise _fail(
+                file,
+                number,
+                f"expected {len(columns)} values ({', '.join(columns)}; {SPARSITY_DOC}), got {len(fields)}",
+            )
         name = fields[0]
         if not name or not name.isprintable():
-            raise _fail(file, number, f"column '{columns[0]}': a layer needs a printable name, got {name[:40]!r}")
-        sizes = [_int(v, file, number, c) for v, c in zip(fields[1:len(columns)], columns[1:], strict=True)]
+            raise _fail(
+                file, number, f"column '{columns[0]}': a layer needs a printable name, got {name[:40]!r}"
+            )
+        sizes = [_int(v, file, number, c) for v, c in zip(fields[1 : len(columns)], columns[1:], strict=True)]
         if len(fields) > len(columns):
             n_keep, m_block = _sparsity(fields[-1], file, number)
             if n_keep != m_block:
@@ -171,19 +210,30 @@ def parse_topology(text: str, file: str, trace_id: str) -> Topology:
         else:
             ih, iw, fh, fw, ch, nf, stride = sizes
             if fh > ih or fw > iw:
-                raise _fail(file, number, f"filter {fh}x{fw} larger than ifmap {ih}x{iw} "
-                            "(SCALE-Sim refuses it too)")
+                raise _fail(
+                    file, number, f"filter {fh}x{fw} larger than ifmap {ih}x{iw} (SCALE-Sim refuses it too)"
+                )
             # SCALE-Sim rounds up: ceil((H - F + S) / S), one more than the usual floor when S
             # does not divide H - F
             oh, ow = -(-(ih - fh + stride) // stride), -(-(iw - fw + stride) // stride)
-            conv = {"ifmap_h": ih, "ifmap_w": iw, "filter_h": fh, "filter_w": fw, "channels": ch,
-                    "filters": nf, "stride": stride, "ofmap_h": oh, "ofmap_w": ow}
+            conv = {
+                "ifmap_h": ih,
+                "ifmap_w": iw,
+                "filter_h": fh,
+                "filter_w": fw,
+                "channels": ch,
+                "filters": nf,
+                "stride": stride,
+                "ofmap_h": oh,
+                "ofmap_w": ow,
+            }
             if "DP" in name:
                 if len(layers) + ch > MAX_LAYERS:
                     raise _fail(file, number, f"more than {MAX_LAYERS} layers (after depthwise expansion)")
                 depthwise.append(f"{name} ({ch} channels)")
-                lowered = [(f"{name}Channel_{c}", oh * ow, nf, fh * fw, {**conv, "channels": 1})
-                           for c in range(ch)]
+                lowered = [
+                    (f"{name}Channel_{c}", oh * ow, nf, fh * fw, {**conv, "channels": 1}) for c in range(ch)
+                ]
             else:
                 lowered = [(name, oh * ow, nf, fh * fw * ch, conv)]
         for lname, m, n, k, conv in lowered:
@@ -196,11 +246,15 @@ def parse_topology(text: str, file: str, trace_id: str) -> Topology:
         raise _fail(file, 1, "no layers after the header")
     notes = [f"{form} form, {len(layers)} GeMMs"]
     if form == "conv":
-        notes.append("convolutions lowered as SCALE-Sim does: M = ofmap pixels, N = filters, "
-                     "K = filter height x width x channels")
+        notes.append(
+            "convolutions lowered as SCALE-Sim does: M = ofmap pixels, N = filters, "
+            "K = filter height x width x channels"
+        )
     if depthwise:
-        notes.append("depthwise ('DP' in the name) split into one single-channel GeMM per channel: "
-                     + ", ".join(depthwise))
+        notes.append(
+            "depthwise ('DP' in the name) split into one single-channel GeMM per channel: "
+            + ", ".join(depthwise)
+        )
     ignored = []
     if sparse:
         ignored.append("sparsity ratios (andasim computes dense GeMMs): " + ", ".join(sparse))
@@ -212,6 +266,7 @@ def read_topology(path: Path | str) -> Topology:
     path = Path(path)
     text = read_text_file(path, max_bytes=MAX_FILE_BYTES, what="SCALE-Sim topology CSV")
     if "\0" in text:
-        raise TraceError(f"{path}: binary data (NUL bytes): neither a SCALE-Sim topology CSV nor an "
-                         "andasim .npz trace")
+        raise TraceError(
+            f"{path}: binary data (NUL bytes): neither a SCALE-Sim topology CSV nor an andasim .npz trace"
+        )
     return parse_topology(text, str(path), trace_id=f"scalesim:{path.stem}")

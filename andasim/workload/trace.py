@@ -256,7 +256,8 @@ def read_header(name_or_path: str | Path) -> dict[str, Any]:
     """The validated JSON header only (cheap: no activation data is decompressed)."""
     source, file = _resolve(name_or_path)
     if _is_topology(source):
-        raise TraceError(f"{file}: not an andasim trace (.npz); a SCALE-Sim topology CSV is read by `andasim run`")
+        raise TraceError(f"{file}: not an andasim trace (.npz); a SCALE-Sim topology CSV is read by "
+                         "`andasim run`")
     with source.open("rb") as fh:
         data = _open_npz(fh, file)
         return _parse_header(data, file)

@@ -34,6 +34,7 @@ it should. Every number here is an integer or a ratio of integers: no tuning, no
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 
 SYSTOLIC_DATAFLOWS = ("os", "ws", "is")
@@ -100,8 +101,16 @@ def systolic_counts(dataflow: str, m: int, n: int, k: int, rows: int, cols: int)
     cycles = folds * per_fold - 1
     mapping = (sr / (row_folds * rows)) * (sc / (col_folds * cols))
     return SystolicCounts(
-        dataflow=dataflow, rows=rows, cols=cols, sr=sr, sc=sc, t=t, folds=folds, fold_cycles=per_fold,
-        compute_cycles=cycles, mapping_efficiency=mapping,
+        dataflow=dataflow,
+        rows=rows,
+        cols=cols,
+        sr=sr,
+        sc=sc,
+        t=t,
+        folds=folds,
+        fold_cycles=per_fold,
+        compute_cycles=cycles,
+        mapping_efficiency=mapping,
         compute_utilization=mapping * t / _util_window(dataflow, rows, cols, t),
         overall_utilization=m * n * k / (cycles * rows * cols),
     )
@@ -109,13 +118,16 @@ def systolic_counts(dataflow: str, m: int, n: int, k: int, rows: int, cols: int)
 
 # --- the systolic array inside andasim's DRAM-aware schedule ----------------------------------
 
+
 def block_folds(dataflow: str, rows_b: int, cols_b: int, kk: int, rows: int, cols: int) -> tuple[int, int]:
     """(folds, cycles per fold) of one block: rows_b tokens x cols_b features over a K chunk of kk."""
     sr, sc, t = spatio_temporal(dataflow, rows_b, cols_b, kk)
     return _cdiv(sr, rows) * _cdiv(sc, cols), fold_cycles(dataflow, rows, cols, t)
 
 
-def block_sram_reads(dataflow: str, rows_b: int, cols_b: int, kk: int, rows: int, cols: int) -> tuple[int, int]:
+def block_sram_reads(
+    dataflow: str, rows_b: int, cols_b: int, kk: int, rows: int, cols: int
+) -> tuple[int, int]:
     """(activation, weight) elements read from SRAM by one block, as SCALE-Sim counts its demand:
     the stationary operand once, a streamed operand once per fold of the other spatial dimension."""
     if dataflow == "os":
@@ -136,17 +148,34 @@ def run_systolic_schedule(job, mp, dataflow: str) -> dict[str, int]:
     chunk. With one block covering the whole GeMM the compute cycles are SCALE-Sim's + 1 (it
     counts the last cycle's index). Pure Python: O(blocks), and blocks are few.
     """
-    raw = dict.fromkeys(("cycles", "compute_cycles", "stall_dram_cycles", "stall_compressor_cycles",
-                         "pe_busy_cycles", "dram_read_act_bits", "dram_read_weight_bits", "dram_write_bits",
-                         "compressor_groups", "compressor_cycles", "sram_read_act_mant_bits",
-                         "sram_read_act_exp_bits", "sram_read_weight_bits", "output_staged_bits", "tiles",
-                         "blocks", "dram_busy_cycles"), 0)
+    raw = dict.fromkeys(
+        (
+            "cycles",
+            "compute_cycles",
+            "stall_dram_cycles",
+            "stall_compressor_cycles",
+            "pe_busy_cycles",
+            "dram_read_act_bits",
+            "dram_read_weight_bits",
+            "dram_write_bits",
+            "compressor_groups",
+            "compressor_cycles",
+            "sram_read_act_mant_bits",
+            "sram_read_act_exp_bits",
+            "sram_read_weight_bits",
+            "output_staged_bits",
+            "tiles",
+            "blocks",
+            "dram_busy_cycles",
+        ),
+        0,
+    )
     m, k, n, R, C = job.m, job.k, job.n, job.rows, job.cols
     order = mp.order
     n_mb, n_nb = _cdiv(m, mp.tm), _cdiv(n, mp.tn)
     n_kb = _cdiv(k, mp.kc) if order == "k_split" else 1
     n_outer, n_inner = (n_nb, n_mb) if order == "weight_outer" else (n_mb, n_nb)
-    writes: list[tuple[int, int]] = []   # (ready cycle, bits), in program order
+    writes: list[tuple[int, int]] = []  # (ready cycle, bits), in program order
     ch_free = arr_free = cend_m1 = cend_m2 = b = 0
 
     def serve(start: int, bits: int) -> int:
@@ -174,7 +203,7 @@ def run_systolic_schedule(job, mp, dataflow: str) -> dict[str, int]:
                     raw["dram_read_act_bits"] += rd_a
                     raw["dram_read_weight_bits"] += rd_w
                     r_ready = cend_m2 if b >= 2 else 0
-                    while writes and writes[0][0] < r_ready:   # writes ready before this read go first
+                    while writes and writes[0][0] < r_ready:  # writes ready before this read go first
                         ready, bits = writes.pop(0)
                         serve(ready, bits)
                     data_ready = serve(r_ready, rd_a + rd_w) + job.dram_latency_cycles
@@ -184,7 +213,7 @@ def run_systolic_schedule(job, mp, dataflow: str) -> dict[str, int]:
                     cc = folds * per_fold
                     arr_free = start + cc
                     raw["compute_cycles"] += cc
-                    raw["pe_busy_cycles"] += rows_b * cols_b * kk   # one MAC per busy PE-cycle
+                    raw["pe_busy_cycles"] += rows_b * cols_b * kk  # one MAC per busy PE-cycle
                     act_el, w_el = block_sram_reads(dataflow, rows_b, cols_b, kk, R, C)
                     raw["sram_read_act_mant_bits"] += act_el * job.act_value_bits
                     raw["sram_read_weight_bits"] += w_el * job.w_value_bits
@@ -202,3 +231,46 @@ def run_systolic_schedule(job, mp, dataflow: str) -> dict[str, int]:
     raw["stall_dram_cycles"] += raw["cycles"] - arr_free
     raw["blocks"] = b
     return raw
+
+
+def whole_stream_mapping(job, mp, dataflow: str):
+    """The mapper's choice, with the streamed dimension whole when it fits (ws: M, is: N).
+
+    A ws fold streams every token of its block, an is fold every feature: cutting that dimension
+    into blocks repeats each fold's fill and drain. The mapper breaks DRAM-traffic ties towards
+    small first blocks, which costs folds here, so a whole-M (ws) or whole-N (is) block is taken
+    when two of them fit the buffer; its DRAM traffic is never larger (one block along that side).
+    Returns `mp` unchanged otherwise.
+    """
+    if mp.order == "k_split" or dataflow == "os":
+        return mp
+    k_bits_act, k_bits_w = job.act_bits(job.k), job.weight_bits(job.k)
+    a_full, w_full = job.m * k_bits_act, job.n * k_bits_w
+    if dataflow == "ws" and mp.tm < job.m:
+        tm = _cdiv(job.m, job.rows) * job.rows
+        if 2 * tm * k_bits_act > job.act_mant_cap_bits + job.act_exp_cap_bits:
+            return mp
+        tm_b, tn_b = tm, mp.tn
+    elif dataflow == "is" and mp.tn < job.n:
+        tn = _cdiv(job.n, job.cols) * job.cols
+        if 2 * tn * k_bits_w > job.weight_cap_bits:
+            return mp
+        tm_b, tn_b = mp.tm, tn
+    else:
+        return mp
+    n_mb, n_nb = _cdiv(job.m, tm_b), _cdiv(job.n, tn_b)
+    traffic = (
+        a_full + w_full * (n_mb if n_nb > 1 else 1)
+        if mp.order == "act_outer"
+        else w_full + a_full * (n_nb if n_mb > 1 else 1)
+    ) * job.count
+    side = "tokens" if dataflow == "ws" else "features"
+    return dataclasses.replace(
+        mp,
+        tm=tm_b,
+        tn=tn_b,
+        dram_read_bits=traffic,
+        act_block_bits=min(tm_b, job.m) * k_bits_act,
+        weight_block_bits=min(tn_b, job.n) * k_bits_w,
+        reason=f"{mp.reason}; systolic {dataflow}: all {side} in one block (they stream through every fold)",
+    )
