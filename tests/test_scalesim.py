@@ -314,3 +314,15 @@ def test_run_on_scalesim_files(tmp_path):
     result = json.loads((out / "result.json").read_text())
     assert result["inputs"]["workload"]["source"]["format"] == "scalesim-topology-conv"
     assert result["inputs"]["hw"]["pe_array"]["pe"]["systolic_dataflow"] == "ws"
+
+
+def test_topology_on_an_anda_design_is_refused_in_one_line(tmp_path):
+    res = CliRunner().invoke(
+        main, ["run", "--hw", "pe64", "--trace", str(FIX / "gemm_small.csv"), "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 2 and "FP16 x FP16" in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_topology_in_commands_that_need_a_model_card():
+    res = CliRunner().invoke(main, ["trace", "info", str(FIX / "gemm_small.csv")])
+    assert res.exit_code == 2 and "no model card" in res.output and len(res.output.strip().splitlines()) == 1

@@ -142,6 +142,10 @@ def run(hw_name: str, trace_name: str, precision: str | None, phase: str, seq_le
     topology = hasattr(trace, "workload_echo")  # a SCALE-Sim topology: its GeMMs are module `gemm`
     if topology and click.get_current_context().get_parameter_source("modules") == ParameterSource.DEFAULT:
         mods = ("gemm",)
+    if topology and hw.activation_storage == "anda":
+        raise AndasimInputError(f"{trace_name}: a SCALE-Sim topology's GeMMs are FP16 x FP16 and design "
+                                f"{hw.name} runs Anda activations; use a SCALE-Sim .cfg or an FP16 design "
+                                "(fp_fp, fp_int, ...)")
     profile = resolve_profile(trace, precision, hw.activation_storage == "anda", hw.name)
     bar = tqdm(total=0, desc="simulating distinct GeMMs", unit="gemm", file=sys.stderr, disable=None,
                leave=False)

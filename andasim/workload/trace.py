@@ -243,8 +243,8 @@ def _resolve(name_or_path: str | Path) -> tuple[Any, str]:
 
 
 def _is_topology(source: Any) -> bool:
-    """A file that is not a zip archive (every .npz is one), or has a .csv suffix: a topology CSV."""
-    if not isinstance(source, Path):
+    """A `.csv` file, or one with neither suffix that is not a zip archive (every .npz is one)."""
+    if not isinstance(source, Path) or source.suffix.lower() == SUFFIX:
         return False  # bundled traces are .npz
     if source.suffix.lower() == ".csv":
         return True
