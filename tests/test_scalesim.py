@@ -18,6 +18,7 @@ from andasim.cli import main
 from andasim.errors import AndasimInputError, ConfigError, TraceError
 from andasim.hw.config import load_hw
 from andasim.sim.dataflows.systolic import run_systolic_schedule, systolic_counts, whole_stream_mapping
+from andasim.sim.dataflows.systolic_reference import simulate_systolic_reference
 from andasim.sim.engine import run_schedule
 from andasim.sim.job import make_job
 from andasim.sim.mapping import choose_mapping
@@ -326,3 +327,26 @@ def test_topology_on_an_anda_design_is_refused_in_one_line(tmp_path):
 def test_topology_in_commands_that_need_a_model_card():
     res = CliRunner().invoke(main, ["trace", "info", str(FIX / "gemm_small.csv")])
     assert res.exit_code == 2 and "no model card" in res.output and len(res.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
+@pytest.mark.parametrize(
+    ("sram_kb", "bandwidth", "m", "n", "k"),
+    [(512, 64, 20, 12, 30), (8, 1, 40, 9, 300), (2, 3, 17, 21, 64), (16, 2, 64, 4, 129), (4, 200, 33, 7, 5)],
+)
+def test_systolic_schedule_agrees_with_the_per_cycle_reference(
+    tmp_path, dataflow, sram_kb, bandwidth, m, n, k
+):
+    path = tmp_path / "r.cfg"
+    text = V3.replace("Dataflow : ws", f"Dataflow : {dataflow}").replace(
+        "Bandwidth : 64,64,64", f"Bandwidth : {bandwidth}"
+    )
+    text = text.replace("IfmapSramSzkB:   512", f"IfmapSramSzkB:   {sram_kb}")
+    text = text.replace("FilterSramSzkB:  512", f"FilterSramSzkB:  {sram_kb}")
+    path.write_text(text)
+    hw = load_hw(path)
+    job = make_job(hw, GeMM("g", "gemm", 0, m=m, k=k, n=n, weight_operand="fp16"), None, None)
+    mp = whole_stream_mapping(job, choose_mapping(job), dataflow)
+    fast = run_systolic_schedule(job, mp, dataflow)
+    ref = simulate_systolic_reference(job, mp, dataflow)
+    assert {key: fast[key] for key in ref} == ref

@@ -12,6 +12,9 @@ value, and a key given twice is an error. This reader keeps those rules and tran
                            Dataflow (os | ws | is)             -> pe_array.pe.systolic_dataflow
                            Bandwidth (words/cycle; first value) -> dram.bw_gb_per_s (2 B per word x clock)
 
+SRAM sizes are kept in bytes (SCALE-Sim's words are 1 byte, andasim's FP16 values 2, so a buffer
+holds half as many values), and Bandwidth in values per cycle (one FP16 value per word).
+
 The PE is one FP16 MAC per cycle (pe_type fp_fp with cycles_per_group = lanes, so the FP-FP cost
 table charges one FP16 MAC per busy cycle), timed by the systolic closed forms of
 `andasim.sim.dataflows.systolic`. Everything else SCALE-Sim reads (address offsets, request
@@ -233,8 +236,10 @@ def translate_cfg(text: str, file: str) -> tuple[str, list[str], list[str]]:
         f"Dataflow {dataflow} -> systolic {dataflow} timing (SCALE-Sim's fill/drain per fold)",
         f"IfmapSramSzkB {ifmap_kb} -> activation SRAMs {ifmap_kb} KiB",
         f"FilterSramSzkB {filter_kb} -> weight SRAM {filter_kb} KiB",
-        f"OfmapSramSzkB {ofmap_kb} -> output SRAM {ofmap_kb} KiB",
-        f"Bandwidth {words[0]} words/cycle -> DRAM {bw_gb_per_s:g} GB/s (2 B/word at {CLOCK_MHZ:g} MHz)",
+        f"OfmapSramSzkB {ofmap_kb} -> output SRAM {ofmap_kb} KiB (sizes kept in bytes: FP16 values take 2, "
+        "so each SRAM holds half the values of SCALE-Sim's 1-byte words)",
+        f"Bandwidth {words[0]} words/cycle -> DRAM {bw_gb_per_s:g} GB/s (one FP16 value of 2 B per word, "
+        f"at {CLOCK_MHZ:g} MHz)",
     ]
     ignored = []
     skipped = [
