@@ -18,6 +18,7 @@ from andasim.errors import ConfigError
 from andasim.hw.scalesim_cfg import DATAFLOWS as SYSTOLIC_DATAFLOWS
 from andasim.hw.scalesim_cfg import looks_like_cfg, read_cfg_text, translate_cfg
 from andasim.strict_yaml import Field, Schema, check_schema, load_strict_yaml
+from andasim.suggest import did_you_mean
 
 SCHEMA_VERSION = 1
 
@@ -248,33 +249,43 @@ def _bundled_text(name: str) -> str | None:
     return res.read_text(encoding="utf-8") if res.is_file() else None
 
 
+LEGACY_PREFIX = "configs/"  # the original usage named designs `configs/NAME.yaml`
+
+
 def load_hw(path_or_name: str | Path) -> HardwareConfig:
     """Load a design from a YAML path, a SCALE-Sim `.cfg` or a bundled name (`anda`, `pe64`, ...).
 
     A `.cfg` (or a file that starts with an INI `[section]`) is translated into the equivalent
     andasim YAML by `andasim.hw.scalesim_cfg` and then checked like any YAML design.
 
-    A path that does not exist but whose stem names a bundled design resolves to that design,
-    with a one-line notice on stderr, so that `configs/pe64.yaml` from an old script still works.
+    A path that does not exist is an error that suggests the bundled name: silently simulating
+    the stock design in its place would hide a typo in a script. The one exception is the
+    literal `configs/NAME.yaml` of the original usage, which resolves to the bundled design
+    with a one-line notice on stderr.
     """
     text_arg = str(path_or_name)
     path = Path(text_arg)
     if path.exists() and looks_like_cfg(path):  # a SCALE-Sim .cfg: translated, then the same checks
         yaml_text, _, _ = translate_cfg(read_cfg_text(path), text_arg)
         return _parse(load_strict_yaml(f"{text_arg} [as andasim YAML]", yaml_text), text_arg)
-    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text_arg:
+    bundled = bundled_config_names()
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text_arg or "\\" in text_arg:
         if path.exists():
             return _parse(load_strict_yaml(path), str(path))
-        text = _bundled_text(path.stem)
-        if text is None:
-            raise ConfigError(f"file not found and '{path.stem}' is not a bundled design; bundled: "
-                              + ", ".join(bundled_config_names()), file=text_arg)
-        print(f"andasim: {text_arg} does not exist; using the bundled design '{path.stem}'", file=sys.stderr)
-        return _parse(load_strict_yaml(f"<bundled>/{path.stem}.yaml", text), f"bundled:{path.stem}")
-    text = _bundled_text(text_arg)
+        legacy = text_arg.startswith(LEGACY_PREFIX) and text_arg.count("/") == 1 and path.suffix == ".yaml"
+        if legacy and path.stem in bundled:
+            print(f"andasim: {text_arg} is the old spelling of the bundled design '{path.stem}'; "
+                  f"using it (write --hw {path.stem})", file=sys.stderr)
+            return _parse(load_strict_yaml(f"<bundled>/{path.stem}.yaml", _bundled_text(path.stem)),
+                          f"bundled:{path.stem}")
+        hint = (f" the bundled design of that name is '{path.stem}' (--hw {path.stem})"
+                if path.stem in bundled else did_you_mean(path.stem, bundled))
+        raise ConfigError(f"file not found;{hint or ' no bundled design has that name'}; bundled: "
+                          + ", ".join(bundled), file=text_arg)
+    text = _bundled_text(text_arg) if text_arg in bundled else None
     if text is None:
-        raise ConfigError("no such file or bundled design; bundled: " + ", ".join(bundled_config_names()),
-                          file=text_arg)
+        raise ConfigError(f"no such file or bundled design;{did_you_mean(text_arg, bundled)} bundled: "
+                          + ", ".join(bundled), file=text_arg)
     return _parse(load_strict_yaml(f"<bundled>/{text_arg}.yaml", text), f"bundled:{text_arg}")
 
 

@@ -85,13 +85,7 @@ class Topology:
         """No precision profiles: the GeMMs are FP16 x FP16."""
         return {}
 
-    @property
-    def card(self) -> Any:
-        """A topology has no model card: commands that need one get a one-line error."""
-        raise TraceError(
-            f"{self.path}: a SCALE-Sim topology holds GeMM shapes only, no model card; "
-            "`andasim run` takes it, this command needs a model trace (andasim trace list)"
-        )
+    card = None  # GeMM shapes only, like a GeMM-list CSV: commands that need a model refuse it
 
     @property
     def gemms(self) -> list[GeMM]:
@@ -126,6 +120,22 @@ class Topology:
                 "ignored": list(self.ignored),
             },
         }
+
+
+def looks_like_topology(path: Path) -> bool:
+    """Whether the file's first line is a SCALE-Sim topology header (GEMM or convolution form)."""
+    try:
+        with path.open("rb") as fh:
+            first = fh.read(4096).decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()[:1]
+    except OSError:
+        return False
+    if not first:
+        return False
+    try:
+        _header_form(_fields(first[0]), str(path))
+    except TraceError:
+        return False
+    return True
 
 
 def _fail(file: str, line: int, message: str) -> TraceError:

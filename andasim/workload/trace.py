@@ -33,7 +33,6 @@ from andasim.errors import AndasimInputError, TraceError
 from andasim.workload.card import ModelCard
 from andasim.workload.gemm import FP_INT_MODULES
 from andasim.workload.precision import PrecisionProfile
-from andasim.workload.scalesim_topology import Topology, read_topology
 
 FORMAT_NAME = "andasim-trace"
 FORMAT_VERSION = 1
@@ -242,22 +241,22 @@ def _resolve(name_or_path: str | Path) -> tuple[Any, str]:
     return path, text
 
 
-def _is_topology(source: Any) -> bool:
-    """A `.csv` file, or one with neither suffix that is not a zip archive (every .npz is one)."""
+def _check_not_csv(source: Any, file: str) -> None:
+    """A CSV (GeMM list or SCALE-Sim topology) or any other non-zip file: one clear line, before numpy
+    would report it as 'pickled (object) data'."""
     if not isinstance(source, Path) or source.suffix.lower() == SUFFIX:
-        return False  # bundled traces are .npz
-    if source.suffix.lower() == ".csv":
-        return True
+        return  # bundled traces, and .npz files (a broken one gets the npz reader's error)
     with source.open("rb") as fh:
-        return fh.read(4) != b"PK\x03\x04"
+        is_zip = fh.read(4) == b"PK\x03\x04"
+    if source.suffix.lower() == ".csv" or not is_zip:
+        raise TraceError(f"{file}: not an andasim trace (.npz); a GeMM-list or SCALE-Sim topology CSV is a "
+                         "workload for `andasim run --trace`, not a model trace")
 
 
 def read_header(name_or_path: str | Path) -> dict[str, Any]:
     """The validated JSON header only (cheap: no activation data is decompressed)."""
     source, file = _resolve(name_or_path)
-    if _is_topology(source):
-        raise TraceError(f"{file}: not an andasim trace (.npz); a SCALE-Sim topology CSV is read by "
-                         "`andasim run`")
+    _check_not_csv(source, file)
     with source.open("rb") as fh:
         data = _open_npz(fh, file)
         return _parse_header(data, file)
@@ -307,16 +306,14 @@ def _parse_header(data: Any, file: str) -> dict[str, Any]:
     return header
 
 
-def load_trace(name_or_path: str | Path) -> Trace | Topology:
+def load_trace(name_or_path: str | Path) -> Trace:
     """Load and fully validate a trace: a bundled name (see `bundled_trace_names`) or a path.
 
-    A file that is not an .npz archive is read as a SCALE-Sim topology CSV
-    (`andasim.workload.scalesim_topology`): GeMM shapes only, which `simulate` takes as they are;
-    its `card` raises a one-line TraceError for the commands that need a model.
+    CSV workloads (GeMM lists, SCALE-Sim topologies) are read by `andasim.workload.loaders`; given
+    here they get a one-line TraceError.
     """
     source, file = _resolve(name_or_path)
-    if _is_topology(source):
-        return read_topology(source)
+    _check_not_csv(source, file)
     with source.open("rb") as fh:
         data = _open_npz(fh, file)
         header = _parse_header(data, file)
