@@ -17,11 +17,11 @@ from click.testing import CliRunner
 from andasim.cli import main
 from andasim.errors import AndasimInputError, ConfigError, TraceError
 from andasim.hw.config import load_hw
-from andasim.sim.dataflows.systolic import run_systolic_schedule, systolic_counts, whole_stream_mapping
-from andasim.sim.dataflows.systolic_reference import simulate_systolic_reference
-from andasim.sim.engine import run_schedule
+from andasim.sim.dataflows import run_schedule, systolic
+from andasim.sim.dataflows.systolic import systolic_counts
 from andasim.sim.job import make_job
-from andasim.sim.mapping import choose_mapping
+from andasim.sim.mapping import map_and_schedule
+from andasim.sim.reference import simulate_reference
 from andasim.workload.gemm import GeMM
 from andasim.workload.loaders import load_workload
 from andasim.workload.scalesim_topology import Topology, read_topology
@@ -181,20 +181,24 @@ def test_topology_csv_no_longer_leaks_numpy_pickle_message(tmp_path):
 def test_cfg_becomes_a_native_design():
     hw = load_hw(FIX / "systolic_v3.cfg")
     arr = hw.pe_array
-    assert (arr.rows, arr.cols, arr.pe_type, arr.pe.systolic_dataflow) == (8, 4, "fp_fp", "ws")
+    assert (arr.rows, arr.cols, arr.pe_type, hw.dataflow.names) == (8, 4, "fp_fp", ("systolic",))
+    assert hw.dataflow.params("systolic") == {"stationary": "ws"}
     assert arr.pe.lanes == arr.pe.cycles_per_group  # one MAC per cycle
     assert hw.buffers.weight.size_kib == 512 and hw.buffers.output.size_kib == 256
     assert hw.buffers.act_mantissa.size_kib + hw.buffers.act_exponent.size_kib == 512
     assert hw.dram.bw_gb_per_s == pytest.approx(64 * 2 * 285e6 / 1e9)
     for section in ("[layout]", "[sparsity]", "[run_presets]", "Bandwidth values after the first (64, 64)"):
         assert section in hw.provenance
-    assert hw.to_dict()["pe_array"]["pe"]["systolic_dataflow"] == "ws"
-    assert "systolic_dataflow" not in load_hw("fp_fp").to_dict()["pe_array"]["pe"]
+    assert hw.to_dict()["dataflow"]["systolic"] == {"stationary": "ws"}
 
 
 def test_cfg_keys_in_any_capitalisation():
     hw = load_hw(FIX / "systolic_v2_lowercase.cfg")
-    assert (hw.pe_array.rows, hw.buffers.weight.size_kib, hw.pe_array.pe.systolic_dataflow) == (16, 64, "os")
+    assert (hw.pe_array.rows, hw.buffers.weight.size_kib, hw.dataflow.params("systolic")["stationary"]) == (
+        16,
+        64,
+        "os",
+    )
 
 
 V3 = (FIX / "systolic_v3.cfg").read_text()
@@ -235,44 +239,60 @@ def test_cfg_no_longer_refused_as_invalid_yaml(tmp_path):
     assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1
 
 
-# --- the systolic schedule inside andasim's engine path ---------------------------------------------
+# --- the `systolic` dataflow in andasim's engine ---------------------------------------------------
+
+
+def _design(tmp_path, dataflow: str, sram_kb: int = 512, bandwidth: int = 64):
+    text = V3.replace("Dataflow : ws", f"Dataflow : {dataflow}").replace(
+        "Bandwidth : 64,64,64", f"Bandwidth : {bandwidth}"
+    )
+    text = text.replace("IfmapSramSzkB:   512", f"IfmapSramSzkB:   {sram_kb}")
+    text = text.replace("FilterSramSzkB:  512", f"FilterSramSzkB:  {sram_kb}")
+    path = tmp_path / f"{dataflow}_{sram_kb}_{bandwidth}.cfg"
+    path.write_text(text)
+    return load_hw(path)
 
 
 @pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
 @pytest.mark.parametrize(("m", "n", "k"), [(20, 12, 30), (64, 64, 64), (5, 33, 7), (128, 1, 512)])
-def test_one_block_compute_equals_scalesim_plus_one(tmp_path, dataflow, m, n, k):
-    path = tmp_path / "d.cfg"
-    path.write_text(V3.replace("Dataflow : ws", f"Dataflow : {dataflow}"))
-    hw = load_hw(path)
+def test_engine_compute_equals_scalesim_plus_one(tmp_path, dataflow, m, n, k):
+    """With SRAMs that hold the operands the mapper keeps SCALE-Sim's folds: its compute cycles + 1."""
+    hw = _design(tmp_path, dataflow)
     job = make_job(hw, GeMM("g", "gemm", 0, m=m, k=k, n=n, weight_operand="fp16"), None, None)
-    mp = whole_stream_mapping(job, choose_mapping(job), dataflow)
-    assert (
-        mp.kc == k
-        and (mp.tm >= m if dataflow == "ws" else True)
-        and (mp.tn >= n if dataflow == "is" else True)
-    )
-    raw = run_systolic_schedule(job, mp, dataflow)
-    assert raw["compute_cycles"] == systolic_counts(dataflow, m, n, k, 8, 4).compute_cycles + 1
-    assert raw["pe_busy_cycles"] == m * n * k
+    mp, raw = map_and_schedule(job, hw.dataflow)
+    expect = systolic_counts(dataflow, m, n, k, 8, 4).compute_cycles + 1
+    assert mp.dataflow == "systolic" and mp.tile_kind == f"fold_{dataflow}"
+    assert raw["compute_cycles"] == systolic.compute_cycles(job, mp) == expect
+    assert raw["pe_busy_cycles"] == m * n * k  # one MAC per busy PE-cycle
     assert raw["cycles"] == raw["compute_cycles"] + raw["stall_dram_cycles"]
-    # the same blocks in the same order move the same DRAM bits as the output-stationary engine
-    eng = run_schedule(job, mp)
-    for key in ("dram_read_act_bits", "dram_read_weight_bits", "dram_write_bits", "blocks"):
-        assert raw[key] == eng[key], key
 
 
 def test_small_buffers_split_blocks_and_add_folds(tmp_path):
-    path = tmp_path / "small.cfg"
-    path.write_text(
-        V3.replace("IfmapSramSzkB:   512", "IfmapSramSzkB:   8").replace("Dataflow : ws", "Dataflow : os")
-    )
-    hw = load_hw(path)
+    hw = _design(tmp_path, "os", sram_kb=4)
     job = make_job(hw, GeMM("g", "gemm", 0, m=256, k=512, n=64, weight_operand="fp16"), None, None)
-    mp = choose_mapping(job)
-    raw = run_systolic_schedule(job, mp, "os")
+    mp, raw = map_and_schedule(job, hw.dataflow)
     assert mp.order == "k_split"
+    assert raw["compute_cycles"] == systolic.compute_cycles(job, mp)
     assert raw["compute_cycles"] > systolic_counts("os", 256, 64, 512, 8, 4).compute_cycles + 1
     assert raw["pe_busy_cycles"] == 256 * 512 * 64
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
+@pytest.mark.parametrize(
+    ("sram_kb", "bandwidth", "m", "n", "k"),
+    [(512, 64, 20, 12, 30), (8, 1, 40, 9, 300), (2, 3, 17, 21, 64), (16, 2, 30, 4, 129), (4, 200, 33, 7, 5)],
+)
+def test_fold_tiles_agree_with_the_per_cycle_reference(tmp_path, dataflow, sram_kb, bandwidth, m, n, k):
+    """Every candidate tiling (whole K, K split, DRAM-bound, ragged): the numba schedule and the
+    per-cycle reference model agree on every counter."""
+    hw = _design(tmp_path, dataflow, sram_kb, bandwidth)
+    job = make_job(hw, GeMM("g", "gemm", 0, m=m, k=k, n=n, weight_operand="fp16"), None, None)
+    cands = systolic.candidates(job, hw.dataflow.params("systolic"))
+    assert cands
+    picked = {mp.order: mp for mp in cands}  # one per loop order keeps the test short
+    for mp in picked.values():
+        assert run_schedule(job, mp) == simulate_reference(job, mp)[0], mp.label()
+        assert run_schedule(job, mp)["compute_cycles"] == systolic.compute_cycles(job, mp), mp.label()
 
 
 def test_generic_gemm_refused_on_anda():
@@ -317,7 +337,7 @@ def test_run_on_scalesim_files(tmp_path):
         assert int(r["andasim_cycles"]) >= int(r["andasim_compute_cycles"])
     result = json.loads((out / "result.json").read_text())
     assert result["inputs"]["workload"]["source"]["format"] == "scalesim-topology-conv"
-    assert result["inputs"]["hw"]["pe_array"]["pe"]["systolic_dataflow"] == "ws"
+    assert result["inputs"]["hw"]["dataflow"]["systolic"] == {"stationary": "ws"}
 
 
 def test_topology_on_an_anda_design_is_refused_in_one_line(tmp_path):
@@ -327,31 +347,11 @@ def test_topology_on_an_anda_design_is_refused_in_one_line(tmp_path):
     assert res.exit_code == 2 and "FP16 x FP16" in res.output and len(res.output.strip().splitlines()) == 1
 
 
-def test_topology_in_commands_that_need_a_model_card():
-    res = CliRunner().invoke(main, ["trace", "info", str(FIX / "gemm_small.csv")])
+def test_trace_info_lists_a_topology_like_a_gemm_list():
+    res = CliRunner().invoke(main, ["trace", "info", str(FIX / "conv_small.csv")])
+    assert res.exit_code == 0, res.output
     assert (
-        res.exit_code == 2 and "not a model trace" in res.output and len(res.output.strip().splitlines()) == 1
+        "DP_c3Channel_2" in res.output
+        and "SCALE-Sim topology CSV" in res.output
+        and "m=24 k=60 n=6" in res.output
     )
-
-
-@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
-@pytest.mark.parametrize(
-    ("sram_kb", "bandwidth", "m", "n", "k"),
-    [(512, 64, 20, 12, 30), (8, 1, 40, 9, 300), (2, 3, 17, 21, 64), (16, 2, 64, 4, 129), (4, 200, 33, 7, 5)],
-)
-def test_systolic_schedule_agrees_with_the_per_cycle_reference(
-    tmp_path, dataflow, sram_kb, bandwidth, m, n, k
-):
-    path = tmp_path / "r.cfg"
-    text = V3.replace("Dataflow : ws", f"Dataflow : {dataflow}").replace(
-        "Bandwidth : 64,64,64", f"Bandwidth : {bandwidth}"
-    )
-    text = text.replace("IfmapSramSzkB:   512", f"IfmapSramSzkB:   {sram_kb}")
-    text = text.replace("FilterSramSzkB:  512", f"FilterSramSzkB:  {sram_kb}")
-    path.write_text(text)
-    hw = load_hw(path)
-    job = make_job(hw, GeMM("g", "gemm", 0, m=m, k=k, n=n, weight_operand="fp16"), None, None)
-    mp = whole_stream_mapping(job, choose_mapping(job), dataflow)
-    fast = run_systolic_schedule(job, mp, dataflow)
-    ref = simulate_systolic_reference(job, mp, dataflow)
-    assert {key: fast[key] for key in ref} == ref

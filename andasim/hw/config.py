@@ -15,7 +15,9 @@ from typing import Any
 
 from andasim.bundled import bundled_dir
 from andasim.errors import ConfigError
-from andasim.hw.scalesim_cfg import DATAFLOWS as SYSTOLIC_DATAFLOWS
+from andasim.hw.dataflow_config import DEFAULT as DEFAULT_DATAFLOW
+from andasim.hw.dataflow_config import SCHEMA as DATAFLOW_SCHEMA
+from andasim.hw.dataflow_config import DataflowConfig, parse_dataflow
 from andasim.hw.scalesim_cfg import looks_like_cfg, read_cfg_text, translate_cfg
 from andasim.strict_yaml import Field, Schema, check_schema, load_strict_yaml
 from andasim.suggest import did_you_mean
@@ -29,7 +31,7 @@ PE_TYPES = ("anda_apu", "fp_fp", "fp_int", "ifpu", "figna")
 # Which PE parameters each type takes: (required, optional). Anything else is refused.
 _PE_PARAMS: dict[str, tuple[set[str], set[str]]] = {
     "anda_apu": ({"lanes", "extra_cycles_per_group"}, set()),
-    "fp_fp": ({"lanes", "cycles_per_group"}, {"systolic_dataflow"}),
+    "fp_fp": ({"lanes", "cycles_per_group"}, set()),
     "fp_int": ({"lanes", "cycles_per_group"}, set()),
     "ifpu": ({"lanes", "cycles_per_group", "compute_mantissa_bits"}, set()),
     "figna": ({"lanes", "cycles_per_group", "compute_mantissa_bits"}, set()),
@@ -60,10 +62,6 @@ _PE_SCHEMA = Schema({
                                     doc="Anda APU: cycles per group = M + this"),
     "cycles_per_group": Field("int", required=False, min=1, max=1024, unit="cycles",
                               doc="bit-parallel PE: cycles per group of `lanes` MACs"),
-    "systolic_dataflow": Field("enum", required=False, choices=SYSTOLIC_DATAFLOWS,
-                               doc="time the array as a SCALE-Sim systolic array with this dataflow "
-                                   "(fill/drain per fold, andasim/sim/dataflows/systolic.py); a design "
-                                   "translated from a SCALE-Sim .cfg sets it"),
     "compute_mantissa_bits": Field("int", required=False, min=1, max=16, unit="bits",
                                    doc="mantissa bits of the pre-aligned activations (FP16 has 11 with "
                                        "the hidden one; 16 is the widest a 16-bit datapath holds)"),
@@ -121,6 +119,8 @@ SCHEMA = Schema({
         "links_per_chip": Field("int", min=1, max=1024, unit="links"),
         "full_duplex": Field("bool"),
     })),
+    "dataflow": Field("map", required=False, schema=DATAFLOW_SCHEMA,
+                      doc="dataflows the mapper may choose and its objective (docs/engine.md §3)"),
     "cost_table": Field("str", doc="bundled cost table name, or a YAML path relative to this file"),
 })
 
@@ -139,7 +139,6 @@ class PEParams:
     extra_cycles_per_group: int | None = None
     cycles_per_group: int | None = None
     compute_mantissa_bits: int | None = None
-    systolic_dataflow: str | None = None   # os | ws | is: SCALE-Sim's systolic timing (fp_fp only)
 
 
 @dataclass(frozen=True)
@@ -225,6 +224,7 @@ class HardwareConfig:
     interconnect: Interconnect | None
     cost_table: str
     source: str
+    dataflow: DataflowConfig = DEFAULT_DATAFLOW
 
     @property
     def activation_storage(self) -> str:
@@ -234,8 +234,7 @@ class HardwareConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("source")
-        if data["pe_array"]["pe"]["systolic_dataflow"] is None:  # echo only what a design sets
-            data["pe_array"]["pe"].pop("systolic_dataflow")
+        data["dataflow"] = self.dataflow.to_dict()
         return data
 
 
@@ -324,10 +323,12 @@ def _parse(data: Any, file: str) -> HardwareConfig:
         raise ConfigError(f"{out['size_kib']:g} KiB cannot stage two {rows}x{cols} FP16 output tiles "
                           f"({2 * rows * cols * 2 / 1024:g} KiB needed)", file=file,
                           line=out.key_lines["size_kib"], key="buffers.output.size_kib")
-    if pe_data.get("systolic_dataflow") and pe_data["cycles_per_group"] != lanes:
-        raise ConfigError("a systolic PE does one MAC per cycle, as SCALE-Sim's: cycles_per_group must "
-                          f"equal lanes ({lanes}), got {pe_data['cycles_per_group']}", file=file,
-                          line=pe_data.key_lines["cycles_per_group"], key="pe_array.pe.cycles_per_group")
+    cpg = pe_data.get("cycles_per_group")
+    if "systolic" in (data.get("dataflow") or {}) and cpg != lanes:
+        raise ConfigError("the systolic dataflow times PEs of one MAC per cycle, as SCALE-Sim's: "
+                          f"cycles_per_group must equal lanes ({lanes}), got {cpg}",
+                          file=file, line=pe_data.key_lines.get("cycles_per_group", arr.key_lines["pe"]),
+                          key="pe_array.pe.cycles_per_group")
     if pe_type == "anda_apu" and "compressor" not in data:
         raise ConfigError("pe_type 'anda_apu' needs the runtime bit-plane compressor section",
                           file=file, line=data.start_line, key="compressor")
@@ -353,4 +354,6 @@ def _parse(data: Any, file: str) -> HardwareConfig:
         interconnect=Interconnect(**data["interconnect"]) if data.get("interconnect") else None,
         cost_table=data["cost_table"],
         source=file,
+        dataflow=parse_dataflow(data.get("dataflow"), file=file, line=lines.get("dataflow"), rows=arr["rows"],
+                                cols=arr["cols"], lanes=pe_data["lanes"]),
     )

@@ -9,7 +9,7 @@ value, and a key given twice is an error. This reader keeps those rules and tran
     [architecture_presets] ArrayHeight, ArrayWidth             -> pe_array.rows, pe_array.cols
                            IfmapSramSzkB                       -> activation SRAMs (KiB, FP16 store)
                            FilterSramSzkB, OfmapSramSzkB       -> buffers.weight, buffers.output
-                           Dataflow (os | ws | is)             -> pe_array.pe.systolic_dataflow
+                           Dataflow (os | ws | is)             -> dataflow: {systolic: {stationary: ..}}
                            Bandwidth (words/cycle; first value) -> dram.bw_gb_per_s (2 B per word x clock)
 
 SRAM sizes are kept in bytes (SCALE-Sim's words are 1 byte, andasim's FP16 values 2, so a buffer
@@ -285,7 +285,7 @@ pe_array:
   rows: {rows}
   cols: {cols}
   pe_type: fp_fp
-  pe: {{lanes: {PE_LANES}, cycles_per_group: {PE_LANES}, systolic_dataflow: {dataflow}}}
+  pe: {{lanes: {PE_LANES}, cycles_per_group: {PE_LANES}}}
 weights: {{bits: 16, scale_group_size: 128}}
 activation_group_size: {PE_LANES}
 buffers:
@@ -294,6 +294,7 @@ buffers:
   weight: {{size_kib: {filter_kb}, port_width_bits: {16 * cols}}}
   output: {{size_kib: {ofmap_kb}, port_width_bits: {16 * cols}}}
 dram: {{bw_gb_per_s: {bw_gb_per_s!r}, latency_ns: {DRAM_LATENCY_NS}, e_pj_per_bit: {DRAM_PJ_PER_BIT}}}
+dataflow: {{systolic: {{stationary: {dataflow}}}}}
 vector_unit: {{fpus: 64}}
 cost_table: baselines_16nm
 """

@@ -1,7 +1,7 @@
 """SCALE-Sim's compute report next to andasim's DRAM-aware counters, and where the inputs came from.
 
-For a design timed as a systolic array (`pe_array.pe.systolic_dataflow`, e.g. one translated from
-a SCALE-Sim `.cfg`) every GeMM entry carries `scalesim`: the compute cycles, mapping efficiency
+For a design whose dataflow section lists `systolic` (e.g. one translated from a SCALE-Sim `.cfg`)
+every GeMM entry carries `scalesim`: the compute cycles, mapping efficiency
 and utilizations SCALE-Sim 3.0 reports for it (closed forms, andasim/sim/dataflows/systolic.py).
 This module lays them out per layer (`scalesim_compare.csv`) and as summary lines, next to
 andasim's own total, which adds the DRAM transfers and the buffer-limited blocking.

@@ -85,7 +85,7 @@ class Topology:
         """No precision profiles: the GeMMs are FP16 x FP16."""
         return {}
 
-    card = None  # GeMM shapes only, like a GeMM-list CSV: commands that need a model refuse it
+    card = None  # GeMM shapes only, like a GeMM-list CSV (`andasim.workload.gemm_list`)
 
     @property
     def gemms(self) -> list[GeMM]:
@@ -104,6 +104,15 @@ class Topology:
 
     def __iter__(self):
         return iter(self.gemms)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    @property
+    def source(self) -> str:
+        """Where the GeMMs come from and what was not modelled (as a GeMM-list workload says it)."""
+        ignored = "; ".join(self.ignored) or "nothing"
+        return f"SCALE-Sim topology CSV {self.path} ({'; '.join(self.notes)}; ignored: {ignored})"
 
     def workload_echo(self) -> dict[str, Any]:
         """What `Result.inputs['workload']` records: the file, its form, and what was not modelled."""

@@ -34,8 +34,22 @@ it should. Every number here is an integer or a ratio of integers: no tuning, no
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import asdict, dataclass
+
+from andasim.sim.dataflows.output_stationary import max_chunk
+from andasim.sim.dataflows.tiling import (
+    PARTIAL_SUM_BITS,
+    Mapping,
+    act_fits,
+    balanced_chunk,
+    block_sizes,
+    k_unit,
+    make_mapping,
+    slots_that_fit,
+    staging_bits,
+    weight_fits,
+)
+from andasim.sim.job import GemmJob
 
 SYSTOLIC_DATAFLOWS = ("os", "ws", "is")
 
@@ -116,161 +130,81 @@ def systolic_counts(dataflow: str, m: int, n: int, k: int, rows: int, cols: int)
     )
 
 
-# --- the systolic array inside andasim's DRAM-aware schedule ----------------------------------
+# --- the `systolic` dataflow: registered in andasim.sim.dataflows.DATAFLOWS --------------------
+
+NAME = "systolic"
+SUMMARY = "SCALE-Sim's systolic array: os, ws or is folds with fill and drain (a .cfg design's dataflow)"
+TILE_KIND = {"os": "fold_os", "ws": "fold_ws", "is": "fold_is"}
 
 
-def block_folds(dataflow: str, rows_b: int, cols_b: int, kk: int, rows: int, cols: int) -> tuple[int, int]:
-    """(folds, cycles per fold) of one block: rows_b tokens x cols_b features over a K chunk of kk."""
-    sr, sc, t = spatio_temporal(dataflow, rows_b, cols_b, kk)
-    return _cdiv(sr, rows) * _cdiv(sc, cols), fold_cycles(dataflow, rows, cols, t)
+def candidates(job: GemmJob, params: dict) -> list[Mapping]:
+    """Blocks of whole R (tokens) x C (features) multiples, both whole-K orders, and K-split blocks.
 
-
-def block_sram_reads(
-    dataflow: str, rows_b: int, cols_b: int, kk: int, rows: int, cols: int
-) -> tuple[int, int]:
-    """(activation, weight) elements read from SRAM by one block, as SCALE-Sim counts its demand:
-    the stationary operand once, a streamed operand once per fold of the other spatial dimension."""
-    if dataflow == "os":
-        return rows_b * kk * _cdiv(cols_b, cols), cols_b * kk * _cdiv(rows_b, rows)
-    if dataflow == "ws":
-        return rows_b * kk * _cdiv(cols_b, cols), cols_b * kk
-    return rows_b * kk, cols_b * kk * _cdiv(rows_b, cols)
-
-
-def run_systolic_schedule(job, mp, dataflow: str) -> dict[str, int]:
-    """Raw counters (`andasim.sim.engine.RAW_KEYS`) of one GeMM on a systolic array, DRAM included.
-
-    The block rules are the engine's (docs/engine.md §4): blocks in the mapper's loop order; the
-    operand read of block b starts once block b-2 has computed (two buffer slots); one DRAM
-    channel, reads before posted writes; a block computes when the array is free and its data is
-    ready. Inside a block the array runs SCALE-Sim's folds back to back: `block_folds` x its fold
-    cycles, fill and drain included. A block's outputs (FP16) are written to DRAM after its last K
-    chunk. With one block covering the whole GeMM the compute cycles are SCALE-Sim's + 1 (it
-    counts the last cycle's index). Pure Python: O(blocks), and blocks are few.
+    Partial sums wait in the output buffer (FP32) between K folds (ws, is) and between K chunks:
+    a tiling is offered only if they fit, with the output staging.
     """
-    raw = dict.fromkeys(
-        (
-            "cycles",
-            "compute_cycles",
-            "stall_dram_cycles",
-            "stall_compressor_cycles",
-            "pe_busy_cycles",
-            "dram_read_act_bits",
-            "dram_read_weight_bits",
-            "dram_write_bits",
-            "compressor_groups",
-            "compressor_cycles",
-            "sram_read_act_mant_bits",
-            "sram_read_act_exp_bits",
-            "sram_read_weight_bits",
-            "output_staged_bits",
-            "tiles",
-            "blocks",
-            "dram_busy_cycles",
-        ),
-        0,
-    )
-    m, k, n, R, C = job.m, job.k, job.n, job.rows, job.cols
-    order = mp.order
-    n_mb, n_nb = _cdiv(m, mp.tm), _cdiv(n, mp.tn)
-    n_kb = _cdiv(k, mp.kc) if order == "k_split" else 1
-    n_outer, n_inner = (n_nb, n_mb) if order == "weight_outer" else (n_mb, n_nb)
-    writes: list[tuple[int, int]] = []  # (ready cycle, bits), in program order
-    ch_free = arr_free = cend_m1 = cend_m2 = b = 0
+    stationary = str(params["stationary"])
+    kind = TILE_KIND[stationary]
+    out: list[Mapping] = []
+    if staging_bits(job) > job.output_cap_bits:
+        return out
+    tok_unit = job.rows if stationary != "is" else job.cols   # is: tokens lie on the array's columns
+    tms, tns = block_sizes(job.m, tok_unit), block_sizes(job.n, job.cols)
 
-    def serve(start: int, bits: int) -> int:
-        nonlocal ch_free
-        t = job.transfer_cycles(bits)
-        ch_free = max(ch_free, start) + t
-        raw["dram_busy_cycles"] += t
-        return ch_free
+    def partial(tm: int, tn: int, split: bool) -> int:
+        rows, cols = min(tm, job.m), min(tn, job.n)
+        if split:
+            return rows * cols * PARTIAL_SUM_BITS
+        if stationary == "ws" and _cdiv(job.k, job.rows) > 1:
+            return rows * job.cols * PARTIAL_SUM_BITS
+        if stationary == "is" and _cdiv(job.k, job.rows) > 1:
+            return job.cols * cols * PARTIAL_SUM_BITS
+        return 0
 
-    for _ in range(job.count):
-        for outer in range(n_outer):
-            for inner in range(n_inner):
-                for kci in range(n_kb):
-                    mi, nj = (inner, outer) if order == "weight_outer" else (outer, inner)
-                    rows_b, cols_b = min(mp.tm, m - mi * mp.tm), min(mp.tn, n - nj * mp.tn)
-                    kk = min(mp.kc, k - kci * mp.kc) if order == "k_split" else k
-                    if order == "k_split":
-                        load_a = load_w = True
-                    elif order == "act_outer":
-                        load_a, load_w = inner == 0, n_nb > 1 or outer == 0
-                    else:
-                        load_w, load_a = inner == 0, n_mb > 1 or outer == 0
-                    rd_a = rows_b * job.act_bits(kk) if load_a else 0
-                    rd_w = cols_b * job.weight_bits(kk) if load_w else 0
-                    raw["dram_read_act_bits"] += rd_a
-                    raw["dram_read_weight_bits"] += rd_w
-                    r_ready = cend_m2 if b >= 2 else 0
-                    while writes and writes[0][0] < r_ready:  # writes ready before this read go first
-                        ready, bits = writes.pop(0)
-                        serve(ready, bits)
-                    data_ready = serve(r_ready, rd_a + rd_w) + job.dram_latency_cycles
-                    folds, per_fold = block_folds(dataflow, rows_b, cols_b, kk, R, C)
-                    start = max(arr_free, data_ready)
-                    raw["stall_dram_cycles"] += start - arr_free
-                    cc = folds * per_fold
-                    arr_free = start + cc
-                    raw["compute_cycles"] += cc
-                    raw["pe_busy_cycles"] += rows_b * cols_b * kk  # one MAC per busy PE-cycle
-                    act_el, w_el = block_sram_reads(dataflow, rows_b, cols_b, kk, R, C)
-                    raw["sram_read_act_mant_bits"] += act_el * job.act_value_bits
-                    raw["sram_read_weight_bits"] += w_el * job.w_value_bits
-                    raw["tiles"] += folds
-                    if order != "k_split" or kci == n_kb - 1:
-                        bits = rows_b * cols_b * 16
-                        raw["output_staged_bits"] += bits
-                        raw["dram_write_bits"] += bits
-                        writes.append((arr_free, bits))
-                    cend_m2, cend_m1 = cend_m1, arr_free
-                    b += 1
-    for ready, bits in writes:
-        serve(ready, bits)
-    raw["cycles"] = max(arr_free, ch_free)
-    raw["stall_dram_cycles"] += raw["cycles"] - arr_free
-    raw["blocks"] = b
-    return raw
+    for tm in tms:
+        a = slots_that_fit(lambda s, kk, n: act_fits(job, s, kk, n), tm, job.k)
+        for tn in tns:
+            w = slots_that_fit(lambda s, kk, n: weight_fits(job, s, kk, n), tn, job.k)
+            p = partial(tm, tn, False)
+            if not (a and w) or p > job.output_cap_bits:
+                continue
+            for order in ("act_outer", "weight_outer"):
+                out.append(make_mapping(job, NAME, tm, tn, job.k, order, tile_kind=kind, act_slots=a,
+                                        weight_slots=w, partial_bits=p))
+    unit = k_unit(job)
+    if job.k > unit:
+        for tm in tms:
+            for tn in tns:
+                p = partial(tm, tn, True)
+                if p > job.output_cap_bits:
+                    continue
+                kc_max = max_chunk(job, tm, tn)
+                if unit <= kc_max < job.k:
+                    out.append(make_mapping(job, NAME, tm, tn, balanced_chunk(job.k, kc_max, unit), "k_split",
+                                            tile_kind=kind, partial_bits=p))
+    return out
 
 
-def whole_stream_mapping(job, mp, dataflow: str):
-    """The mapper's choice, with the streamed dimension whole when it fits (ws: M, is: N).
+def _stationary(mp: Mapping) -> str:
+    return mp.tile_kind.removeprefix("fold_")
 
-    A ws fold streams every token of its block, an is fold every feature: cutting that dimension
-    into blocks repeats each fold's fill and drain. The mapper breaks DRAM-traffic ties towards
-    small first blocks, which costs folds here, so a whole-M (ws) or whole-N (is) block is taken
-    when two of them fit the buffer; its DRAM traffic is never larger (one block along that side).
-    Returns `mp` unchanged otherwise.
-    """
-    if mp.order == "k_split" or dataflow == "os":
-        return mp
-    k_bits_act, k_bits_w = job.act_bits(job.k), job.weight_bits(job.k)
-    a_full, w_full = job.m * k_bits_act, job.n * k_bits_w
-    if dataflow == "ws" and mp.tm < job.m:
-        tm = _cdiv(job.m, job.rows) * job.rows
-        if 2 * tm * k_bits_act > job.act_mant_cap_bits + job.act_exp_cap_bits:
-            return mp
-        tm_b, tn_b = tm, mp.tn
-    elif dataflow == "is" and mp.tn < job.n:
-        tn = _cdiv(job.n, job.cols) * job.cols
-        if 2 * tn * k_bits_w > job.weight_cap_bits:
-            return mp
-        tm_b, tn_b = mp.tm, tn
-    else:
-        return mp
-    n_mb, n_nb = _cdiv(job.m, tm_b), _cdiv(job.n, tn_b)
-    traffic = (
-        a_full + w_full * (n_mb if n_nb > 1 else 1)
-        if mp.order == "act_outer"
-        else w_full + a_full * (n_nb if n_mb > 1 else 1)
-    ) * job.count
-    side = "tokens" if dataflow == "ws" else "features"
-    return dataclasses.replace(
-        mp,
-        tm=tm_b,
-        tn=tn_b,
-        dram_read_bits=traffic,
-        act_block_bits=min(tm_b, job.m) * k_bits_act,
-        weight_block_bits=min(tn_b, job.n) * k_bits_w,
-        reason=f"{mp.reason}; systolic {dataflow}: all {side} in one block (they stream through every fold)",
-    )
+
+def compute_cycles(job: GemmJob, mp: Mapping) -> int:
+    """Array-busy cycles of the tiling: over blocks and K chunks, folds x cycles of one fold."""
+    stationary = _stationary(mp)
+    kc = mp.kc if mp.order == "k_split" else job.k
+
+    def extents(total: int, block: int) -> list[tuple[int, int]]:
+        """(size, how many) of the blocks along one side: full ones and the ragged last one."""
+        n_full, last = divmod(total, block)
+        return [(block, n_full)] + ([(last, 1)] if last else [])
+
+    total = 0
+    for rows_b, n_r in extents(job.m, mp.tm):
+        for cols_b, n_c in extents(job.n, mp.tn):
+            for kk, n_k in extents(job.k, kc):
+                sr, sc, t = spatio_temporal(stationary, rows_b, cols_b, kk)
+                per_block = _cdiv(sr, job.rows) * _cdiv(sc, job.cols) * fold_cycles(stationary, job.rows,
+                                                                                    job.cols, t)
+                total += n_r * n_c * n_k * per_block
+    return job.count * total
