@@ -119,11 +119,13 @@ def plot_comparison(cmp: Comparison, out_dir: Path | str, stem: str = "compariso
             if metric in marks:
                 design, value = marks[metric]
                 xpos = len(cmp.traces) + (cmp.designs.index(design) - (n - 1) / 2) * 0.8 / n
-                (mark_handle,) = ax.plot([xpos], [value], marker="D", markersize=7, color="black",
-                                         markerfacecolor="white", linestyle="none", zorder=5)
-                ax.annotate(f"{value:g}x", (xpos, value), xytext=(6, 0), textcoords="offset points",
-                            fontsize=7, va="center")
+                half = 0.8 / n * 0.7
+                mark_handle = ax.hlines(value, xpos - half, xpos + half, colors="black", linewidth=2.5,
+                                        zorder=5)
+                ax.annotate(f"paper {value:g}x", (xpos - half, value), xytext=(-3, 0),
+                            textcoords="offset points", fontsize=7, va="center", ha="right")
         axes[-1].tick_params(axis="x", rotation=30)
+        axes[-1].set_xlabel("Model (geometric mean over models on the right)")
         handles, labels = axes[0].get_legend_handles_labels()
         if mark_handle is not None:
             handles.append(mark_handle)
@@ -152,6 +154,7 @@ def plot_energy_breakdown(runs: Sequence[RunSummary], out_dir: Path | str, stem:
             ax.text(xi, total * 1.01, f"{total:.3g}", ha="center", va="bottom", fontsize=8)
         ax.set_xticks(x, [design_label(r.design) for r in runs], rotation=25, ha="right")
         ax.set_ylabel("Energy of the simulated run (J)")
+        ax.set_xlabel("Design")
         ax.set_ylim(0, bottom.max() * 1.12)
         ax.grid(axis="y", color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
@@ -199,7 +202,8 @@ def plot_layer_cycles(runs: Sequence[RunSummary], out_dir: Path | str, stem: str
             n_layers = max(n_layers, len(vals))
             lo, mid, hi = vals.min(), vals.mean(), vals.max()
             uniform = uniform and bool(np.isclose(lo, hi))
-            ax_l.errorbar([i], [mid], yerr=[[mid - lo], [hi - mid]], fmt="o", color=colours[i], capsize=4,
+            spread = [[max(mid - lo, 0.0)], [max(hi - mid, 0.0)]]  # rounding can make mean < min
+            ax_l.errorbar([i], [mid], yerr=spread, fmt="o", color=colours[i], capsize=4,
                           markersize=6)
         ax_l.set_xticks(x, labels, rotation=25, ha="right")
         ax_l.set_ylabel("Cycles per decoder layer (millions)")
@@ -261,6 +265,8 @@ def plot_profile_heatmap(profiles: Mapping[str, Mapping[str, Sequence[int]]], ou
                                 color=colour)
             ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
             ax.set_yticks(range(len(models)), models if ax is axes[0][0] else [""] * len(models))
+            ax.set_xlabel("GeMM (module)")
+            ax.set_ylabel("Model")
             ax.set_title(setting)
         assert image is not None
         cbar = fig.colorbar(image, ax=axes[0].tolist(), fraction=0.04, pad=0.02)
