@@ -16,7 +16,7 @@ from andasim.cli import options
 @options.command("offload", old_spellings=[options.Alias("--anda-m", "--precision")])
 @options.trace_option(names=("--model",), dest="model", extra="Offloading uses its model card (the shapes).")
 @click.option("--preset", required=True,
-              help="System (tiers and links) YAML path or bundled preset: t4-flexgen, anda-system.")
+              help="System (tiers and links) YAML path or bundled preset: t4-flexgen, h200, anda-system.")
 @click.option("--prompt-len", type=int, default=512, show_default=True, help="Prompt length s.")
 @click.option("--gen-len", type=int, default=32, show_default=True, help="Generated tokens n.")
 @click.option("--percent", type=float, nargs=6, default=None, metavar="WG WC CG CC HG HC",
