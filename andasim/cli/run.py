@@ -29,9 +29,12 @@ from andasim.workload.scalesim_topology import Topology
                    "its default).")
 @options.out_option(extra="Gets result.json, per_layer.csv and summary.txt.")
 @options.json_option(extra="(the same content as OUT/result.json)")
+@click.option("--figures", is_flag=True,
+              help="Also draw OUT/figures/: roofline (each GeMM against the compute and DRAM roofs), "
+                   "timeline (per layer, with stalls), area_energy (per component).")
 @options.threads_option()
 def run(hw: str, trace: str, precision: str | None, phase: str, seq_len: int, batch: int,
-        kv_len: int | None, modules: str, out_dir: str, json_file: str | None) -> None:
+        kv_len: int | None, modules: str, out_dir: Path, json_file: Path | None, figures: bool) -> None:
     """Simulate one model trace on one hardware design.
 
     Writes OUT/result.json (every counter, the inputs echoed, deterministic) and
@@ -96,6 +99,10 @@ def run(hw: str, trace: str, precision: str | None, phase: str, seq_len: int, ba
         written.append(write_text(out / "scalesim_compare.csv", compare_csv(result)))
     if json_file is not None:
         written.append(write_text(json_file, result_text))
+    if figures:
+        from andasim.report.run_figures import plot_run
+
+        written.append(f"{out / 'figures'}/ ({len(plot_run(result, design, energy, out / 'figures'))} files)")
     text = terminal_summary(result, design, workload, profile, energy, written)
     if extra:  # before the closing `wrote` line
         head, wrote = text.rstrip("\n").rsplit("\n", 1)
