@@ -243,3 +243,18 @@ def test_offload_takes_either_spelling_of_a_model(tmp_path):
         assert res.exit_code == 0, res.output
         outs.append(json.loads((tmp_path / spelling / "offload.json").read_text())["inputs"]["model"])
     assert outs == ["llama-7b", "llama-7b"]
+
+
+def test_reproduce_writes_a_tidy_csv(tmp_path):
+    from andasim.report.reproduce import reproduce_anda
+    from andasim.report.sweep import Sweep, Workload
+
+    reproduce_anda(tmp_path, Sweep(tmp_path / "cache", Workload(seq_len=64)), traces=("opt1.3b",),
+                   designs=("fp_fp", "anda"))
+    rows = list(csv.DictReader((tmp_path / "reproduction.csv").open()))
+    assert {(r["tolerance"], r["design"]) for r in rows} == {(t, d) for t in ("0.1pct", "1pct")
+                                                             for d in ("fp_fp", "anda")}
+    data = json.loads((tmp_path / "reproduction.json").read_text())
+    anda_1pct = next(r for r in rows if r["tolerance"] == "1pct" and r["design"] == "anda")
+    ratio = data["tolerances"]["1pct"]["per_model_over_baseline"]["anda"]["opt1.3b"]["speedup"]
+    assert float(anda_1pct["speedup_vs_baseline"]) == ratio
