@@ -74,6 +74,24 @@ def read_regular_file(path: Path | str, *, max_bytes: int, what: str = "file") -
     return data
 
 
+def read_head(path: Path | str, n_bytes: int = 4096) -> bytes:
+    """The first `n_bytes` of a regular file, for sniffing its format; b"" for anything else.
+
+    Never blocks: a FIFO or device is not opened for reading at all.
+    """
+    try:
+        regular_file_size(path)
+        fd = os.open(str(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except (AndasimInputError, OSError):
+        return b""
+    try:
+        return os.read(fd, n_bytes) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
 def read_text_file(path: Path | str, *, max_bytes: int, what: str = "file") -> str:
     """`read_regular_file` decoded as UTF-8, with a one-line error for binary content."""
     data = read_regular_file(path, max_bytes=max_bytes, what=what)
