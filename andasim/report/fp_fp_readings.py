@@ -104,7 +104,8 @@ def sensitivity(sweep: Sweep, traces: Sequence[str], profile: str, out_dir: Path
                 continue
             table = _scaled_sram_table(hw.cost_table, factor, out_dir)
             names[design] = f"{design}_sram_x{factor:g}"
-            sweep.add_design(names[design], dataclasses.replace(hw, name=names[design], cost_table=str(table)))
+            variant = dataclasses.replace(hw, name=names[design], cost_table=str(table))
+            sweep.add_design(names[design], variant)
         sram.append({"sram_e_pj_per_bit_factor": factor,
                      "anda_over_fp_fp": _headline(sweep, names["anda"], names["fp_fp"], traces, profile)})
         if progress is not None:
