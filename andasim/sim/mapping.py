@@ -62,6 +62,11 @@ def map_and_schedule(job: GemmJob, cfg: DataflowConfig = DEFAULT) -> tuple[Mappi
     cands = candidates(job, cfg)
     if not cands:
         raise _no_fit(job, cfg)
+    return select(job, cands, cfg)
+
+
+def select(job: GemmJob, cands: list[Mapping], cfg: DataflowConfig) -> tuple[Mapping, dict[str, int]]:
+    """Choose among `cands` (non-empty) by `cfg.objective`: the search of the module docstring."""
     bound = {id(mp): lower_bound_cycles(job, mp) for mp in cands}
     simulated: dict[str, tuple[Mapping, dict[str, int]]] = {}
 
