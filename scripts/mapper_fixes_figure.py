@@ -124,11 +124,12 @@ def main() -> None:
                     totals[i][0] += cyc * e["repeat"]
                     totals[i][1] += bits / 8 * e["repeat"]
             table[(dlabel, rlabel)] = totals
-    heads = "".join(f"{'undo ' + str(i) + ' cyc':>12s}{'dram':>8s}" for i in range(1, 5))
-    print(f"{'design':26s}{'run':22s}{heads}{'undo all':>12s}{'dram':>8s}   (before / after)")
+    heads = "".join(f"{'undo ' + str(i) + ' cyc':>13s}{'dram':>8s}" for i in range(1, 5))
+    print(f"{'design':26s}{'run':22s}{heads}{'undo all':>13s}{'dram':>8s}   (before vs after, %)")
     for (dlabel, rlabel), totals in table.items():
         (c0, d0) = totals[0]
-        print(f"{dlabel:26s}{rlabel:22s}" + "".join(f"{c / c0:>12.3f}{d / d0:>8.2f}" for c, d in totals[1:]))
+        print(f"{dlabel:26s}{rlabel:22s}" + "".join(f"{100 * (c / c0 - 1):>+13.4f}{100 * (d / d0 - 1):>+8.1f}"
+                                                    for c, d in totals[1:]))
     if args.before:
         _check_before(table, Path(args.before))
     _plot(table, Path(args.out_dir))
