@@ -192,7 +192,7 @@ def reproduce_anda(out_dir: Path | str, sweep: Sweep, *, traces: Sequence[str] =
                 tol_runs.append(sweep.run(d, t, profile_name(tol)))
                 if progress is not None:
                     progress()
-        cmp = compare([r for r in tol_runs if r.design in designs], designs, traces, baseline)
+        cmp = compare(tol_runs, run_designs, traces, baseline)
         per_tol[tol] = cmp
         tidy += [[tol, *row] for row in tidy_rows(tol_runs, cmp)]
         llama = [r for r in tol_runs if r.trace == "llama13b"]
