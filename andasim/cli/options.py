@@ -16,7 +16,6 @@ deprecation notice. Commands declare them with `command(..., old_spellings=[Alia
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,12 +212,3 @@ def command(name: str | None = None, *, old_spellings: Sequence[Alias] = (), **k
     """`click.command` for a subcommand that uses the shared vocabulary (and accepts `old_spellings`)."""
     kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
     return click.command(name, cls=UnifiedCommand, old_spellings=old_spellings, **kwargs)
-
-
-def echo_wrote(paths: Sequence[Any]) -> None:
-    """One line naming every file a command wrote."""
-    click.echo("wrote " + ", ".join(str(p) for p in paths))
-
-
-def stderr_is_tty() -> bool:
-    return sys.stderr.isatty()
