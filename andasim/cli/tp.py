@@ -43,9 +43,8 @@ def _int_list(text: str, what: str) -> list[int]:
               help=f"Payload format (repeat to compare; default bf16 and hybrid:k_frac=1/64, bf16 only for "
                    f"ring_allreduce): {PAYLOAD_HELP}")
 @click.option("--phase", type=click.Choice(["prefill", "decode"]), default="prefill", show_default=True)
-@click.option("--seq-len", type=click.IntRange(1, 1 << 24), default=2048, show_default=True,
-              help="Prompt tokens (prefill) or context (decode).")
-@click.option("--batch", type=click.IntRange(1, 1 << 20), default=1, show_default=True)
+@options.seq_len_option()
+@click.option("--batch", type=click.IntRange(min=1, max=1 << 20), default=1, show_default=True)
 @click.option("--split", type=click.Choice(SPLITS), default="strict", show_default=True,
               help="strict: refuse N that does not divide heads/ffn; uneven: ceil shares.")
 @click.option("--overlap/--no-overlap", default=True, show_default=True,
