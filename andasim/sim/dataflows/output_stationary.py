@@ -105,8 +105,7 @@ def k_split_candidates(job: GemmJob, dataflow: str) -> list[Mapping]:
 
 def compute_cycles(job: GemmJob, mp: Mapping) -> int:
     """Array-busy cycles: tiles x sum over chunks of ceil(ceil(kk / lanes) / k_ways) * cps + reductions."""
-    return tile_count(job, mp) * chunk_steps(job, mp) * job.cps + tile_count(job, mp) * \
-        reduction_per_tile(job, mp)
+    return tile_count(job, mp) * (chunk_steps(job, mp) * job.cps + reduction_per_tile(job, mp))
 
 
 def tile_count(job: GemmJob, mp: Mapping) -> int:
