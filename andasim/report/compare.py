@@ -16,7 +16,7 @@ from typing import Any
 from andasim.errors import AndasimInputError
 from andasim.report import figures
 from andasim.report.comparison import ALL_METRICS, Comparison, RunSummary, compare, comparison_table
-from andasim.report.designs import design_label, model_label
+from andasim.report.designs import design_label, model_label, published_marks
 from andasim.report.per_layer import exact
 from andasim.report.sweep import Sweep
 from andasim.report.writers import csv_text, dumps_json, write_text
@@ -80,7 +80,7 @@ def run_comparison(out_dir: Path | str, sweep: Sweep, *, designs: Sequence[str],
     w = sweep.workload
     note = (f"{_provenance_note(runs)}. {w.phase}, {w.seq_len} tokens, batch {w.batch}, "
             f"GeMMs {'+'.join(w.modules)}; profile {profile or 'trace default'}.")
-    figures.plot_comparison(cmp, fig_dir, "comparison", note=note,
+    figures.plot_comparison(cmp, fig_dir, "comparison", note=note, published=published_marks(cmp),
                             title=f"Designs over {design_label(baseline)}, profile {profile or 'default'}")
     for trace in traces:
         trace_runs = [r for r in runs if r.trace == trace]
