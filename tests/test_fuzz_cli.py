@@ -14,7 +14,7 @@ from fuzzing import check_outcome, cli_args, hostile_files, invoke, leaf_command
 QUICK_EXAMPLES = 40
 SLOW_EXAMPLES = 400
 # Commands whose valid runs draw figures (about 2 s each): fewer examples in the quick run.
-_EXPENSIVE = {"compare": 6}
+_EXPENSIVE = {"compare": 4}
 
 
 def _base(command: str, out: str) -> list[str]:
