@@ -13,8 +13,8 @@ from fuzzing import check_outcome, cli_args, hostile_files, invoke, leaf_command
 
 QUICK_EXAMPLES = 40
 SLOW_EXAMPLES = 400
-# Commands whose valid runs draw figures (about 2 s each): fewer examples in the quick run.
-_EXPENSIVE = {"compare": 4}
+# Commands whose valid runs take seconds (figures, kernel self-checks): fewer examples in the quick run.
+_EXPENSIVE = {"compare": 4, "selftest": 2}
 
 
 def _base(command: str, out: str) -> list[str]:
