@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "tp": ("andasim.cli.tp", "tp", "Tensor parallelism over N chips with compressed all-reduces."),
     "search": ("andasim.cli.search", "search",
                "Search Anda mantissa widths per module under an accuracy budget."),
+    "sweep": ("andasim.cli.sweep", "sweep", "Sweep designs, workloads and precisions; Pareto fronts."),
 }
 
 

@@ -234,22 +234,36 @@ def load_hw(path_or_name: str | Path) -> HardwareConfig:
     A path that does not exist but whose stem names a bundled design resolves to that design,
     with a one-line notice on stderr, so that `configs/pe64.yaml` from an old script still works.
     """
+    return hw_from_mapping(*load_hw_mapping(path_or_name))
+
+
+def load_hw_mapping(path_or_name: str | Path) -> tuple[Any, str]:
+    """(the design's raw, not yet validated mapping, its source name), read as `load_hw` reads it.
+
+    Design-space sweeps edit this mapping by dotted key and validate the result with
+    `hw_from_mapping`, so an overridden design passes exactly the checks a YAML file passes.
+    """
     text_arg = str(path_or_name)
     path = Path(text_arg)
     if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text_arg:
         if path.exists():
-            return _parse(load_strict_yaml(path), str(path))
+            return load_strict_yaml(path), str(path)
         text = _bundled_text(path.stem)
         if text is None:
             raise ConfigError(f"file not found and '{path.stem}' is not a bundled design; bundled: "
                               + ", ".join(bundled_config_names()), file=text_arg)
         print(f"andasim: {text_arg} does not exist; using the bundled design '{path.stem}'", file=sys.stderr)
-        return _parse(load_strict_yaml(f"<bundled>/{path.stem}.yaml", text), f"bundled:{path.stem}")
+        return load_strict_yaml(f"<bundled>/{path.stem}.yaml", text), f"bundled:{path.stem}"
     text = _bundled_text(text_arg)
     if text is None:
         raise ConfigError("no such file or bundled design; bundled: " + ", ".join(bundled_config_names()),
                           file=text_arg)
-    return _parse(load_strict_yaml(f"<bundled>/{text_arg}.yaml", text), f"bundled:{text_arg}")
+    return load_strict_yaml(f"<bundled>/{text_arg}.yaml", text), f"bundled:{text_arg}"
+
+
+def hw_from_mapping(data: Any, file: str) -> HardwareConfig:
+    """Validate a raw design mapping (as `load_hw_mapping` returns it) against the schema."""
+    return _parse(data, file)
 
 
 def _parse(data: Any, file: str) -> HardwareConfig:

@@ -61,5 +61,35 @@ def design_colour(name: str, index: int = 0) -> str:
     return _DESIGN_COLOURS.get(name, _FALLBACK[index % len(_FALLBACK)])
 
 
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+_HATCHES = ("", "//", "..", "xx", "\\\\", "oo")
+
+
+def design_styles(names: list[str] | tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """A distinct (colour, marker, hatch) per design, for any number of designs.
+
+    Paper designs keep their fixed Okabe–Ito colours; other designs take the Okabe–Ito colours
+    no listed paper design uses, in order. Past eight designs colours repeat, but never with the
+    same marker or bar hatch, so every design stays tellable apart without relying on colour alone.
+    """
+    names = list(dict.fromkeys(names))
+    taken = {_DESIGN_COLOURS[n] for n in names if n in _DESIGN_COLOURS}
+    free = [c for c in _FALLBACK if c not in taken] or _FALLBACK
+    styles: dict[str, dict[str, str]] = {}
+    used: dict[str, int] = {}
+    k = 0
+    for name in names:
+        if name in _DESIGN_COLOURS and name not in styles:
+            colour = _DESIGN_COLOURS[name]
+        else:
+            colour = free[k % len(free)]
+            k += 1
+        nth = used.get(colour, 0)
+        used[colour] = nth + 1
+        styles[name] = {"colour": colour, "marker": _MARKERS[(len(styles)) % len(_MARKERS)],
+                        "hatch": _HATCHES[nth % len(_HATCHES)]}
+    return styles
+
+
 def model_label(trace: str) -> str:
     return PAPER_MODELS.get(trace, trace)

@@ -1,0 +1,212 @@
+"""A sweep spec expanded into points, each resolved and validated before anything runs.
+
+Resolution happens once, in the process that drives the sweep: designs are loaded, overridden
+and validated through the hardware schema (and priced by their cost table), workloads and
+precision profiles are loaded, and each point gets its content hash. A malformed `--set`, an
+unknown trace or an impossible profile therefore fails with one line before the first point is
+simulated. Workers receive `Task`s: a validated design, a workload name and a resolved profile.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from andasim.errors import AndasimInputError
+from andasim.explore.hashing import content_hash, engine_version
+from andasim.explore.overrides import Override, lookup, validated_design
+from andasim.explore.spec import SweepSpec
+from andasim.hw.config import HardwareConfig, bundled_config_names, load_hw, load_hw_mapping
+from andasim.hw.energy import table_for
+from andasim.workload.gemm import MODULE_TYPES
+from andasim.workload.precision import PrecisionProfile, load_profile
+
+VECTOR_MODULE = "vector"
+_LIST_RE = re.compile(r"^\s*\d+\s*(,\s*\d+\s*){3}$")
+_UNIFORM_RE = re.compile(r"^\s*\d+\s*$")
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a worker needs to evaluate one point (picklable, small)."""
+
+    key: str
+    hw: HardwareConfig
+    workload_kind: str  # "trace" or "model"
+    workload: str
+    phase: str
+    seq_len: int
+    batch: int
+    modules: tuple[str, ...]
+    profile: PrecisionProfile | None
+
+    @property
+    def tokens(self) -> int:
+        """Tokens produced: the whole prompt in prefill, one per sequence in decode."""
+        return self.seq_len * self.batch if self.phase == "prefill" else self.batch
+
+
+@dataclass(frozen=True)
+class Point:
+    """One row of the sweep: what was asked (as the user wrote it) and the task that answers it."""
+
+    index: int
+    design: str
+    design_name: str
+    overrides: tuple[Override, ...]
+    swept: tuple[tuple[str, Any], ...]  # every swept key's effective value in this point's design
+    workload_kind: str
+    workload: str
+    phase: str
+    seq_len: int
+    batch: int
+    precision: str
+    precision_bits: str  # "7,6,6,6", or "" when the design stores FP16 activations
+    bundled_design: str  # name of the bundled design this point's design equals, else ""
+    task: Task
+
+    @property
+    def key(self) -> str:
+        return self.task.key
+
+
+@lru_cache(maxsize=64)
+def load_workload(kind: str, name: str) -> Any:
+    """A trace (`--trace`) or a model card (`--model`), loaded once per process."""
+    if kind == "trace":
+        from andasim.workload.trace import load_trace
+
+        return load_trace(name)
+    from andasim.workload.card import load_card
+
+    return load_card(name)
+
+
+def _workload_identity(kind: str, obj: Any) -> dict[str, Any]:
+    if kind == "trace":
+        return {"kind": "trace", "trace_id": obj.trace_id, "checksum": obj.checksum,
+                "card": obj.card.to_dict()}
+    return {"kind": "model", "card": obj.to_dict()}
+
+
+def resolve_precision(text: str, kind: str, name: str, workload: Any) -> PrecisionProfile | None:
+    """A profile from a trace profile name, `default`, one uniform M, `M_qkv,M_o,M_up,M_down` or a file.
+
+    None only for `default` on a workload without a default profile (fine for FP16 designs).
+    """
+    profiles = getattr(workload, "profiles", {}) if kind == "trace" else {}
+    if text == "default":
+        default = getattr(workload, "default_profile", None) if kind == "trace" else None
+        return profiles[default] if default is not None else None
+    if text in profiles:
+        return profiles[text]
+    try:
+        if _UNIFORM_RE.match(text):
+            m = int(text)
+            return PrecisionProfile.from_list([m] * 4, name=f"uniform:{m}", source="sweep --precision")
+        if _LIST_RE.match(text):
+            bits = [int(x) for x in text.split(",")]
+            return PrecisionProfile.from_list(bits, name=f"custom:{','.join(map(str, bits))}",
+                                              source="sweep --precision")
+    except ValueError as exc:
+        raise AndasimInputError(f"--precision {text}: {exc}") from None
+    if Path(text).is_file():
+        return load_profile(text)
+    valid = ", ".join(sorted(profiles)) or "none"
+    raise AndasimInputError(f"--precision {text!r}: not a profile of {kind} {name} ({valid}), not one "
+                            "uniform M, not a list M_qkv,M_o,M_up,M_down and not a file")
+
+
+def _check_modules(modules: Sequence[str]) -> None:
+    valid = (*MODULE_TYPES, VECTOR_MODULE)
+    bad = [m for m in modules if m not in valid]
+    if bad:
+        raise AndasimInputError(f"--modules: unknown module {bad[0]!r}; valid: {', '.join(valid)}")
+
+
+def _sample_indices(total: int, sample: int | None, seed: int) -> np.ndarray:
+    if sample is None or sample >= total:
+        return np.arange(total, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(total, size=sample, replace=False))
+
+
+def expand(spec: SweepSpec, progress: Callable[[int, int], None] | None = None) -> list[Point]:
+    """Every point of `spec`, resolved and validated, in the spec's fixed order."""
+    _check_modules(spec.modules)
+    combos = spec.override_sets()
+    workloads = [("trace", t) for t in spec.traces] + [("model", m) for m in spec.models]
+    radices = [len(spec.designs), len(combos), len(workloads), len(spec.phases), len(spec.seq_lens),
+               len(spec.batches), len(spec.precisions)]
+    total = int(np.prod(radices, dtype=object))
+    indices = _sample_indices(total, spec.sample, spec.seed)
+    engine = engine_version()
+    bundled = {name: load_hw(name).to_dict() for name in bundled_config_names()}
+    raw: dict[str, tuple[Any, str]] = {}
+    designs: dict[tuple[str, int], tuple[HardwareConfig, str, tuple[tuple[str, Any], ...], str]] = {}
+    profiles: dict[tuple[str, str, str], PrecisionProfile | None] = {}
+    ident: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def design(d: int, c: int) -> tuple[HardwareConfig, str, tuple[tuple[str, Any], ...], str]:
+        base = spec.designs[d]
+        if (base, c) not in designs:
+            if base not in raw:
+                raw[base] = load_hw_mapping(base)
+            mapping, file = raw[base]
+            hw = validated_design(mapping, file, combos[c], base)
+            table = table_for(hw)  # the cost table must fit the overridden design too
+            hw_dict = hw.to_dict()
+            key = content_hash({"hw": hw_dict, "cost_table": table.data})
+            given = dict(combos[c])
+            swept = tuple((k, given[k] if k in given else lookup(mapping, k)) for k in spec.swept_keys)
+            match = next((n for n, data in bundled.items() if data == hw_dict), "")
+            designs[(base, c)] = (hw, key, swept, match)
+        return designs[(base, c)]
+
+    def workload_ident(kind: str, name: str) -> dict[str, Any]:
+        if (kind, name) not in ident:
+            ident[(kind, name)] = _workload_identity(kind, load_workload(kind, name))
+        return ident[(kind, name)]
+
+    def profile(kind: str, name: str, text: str, hw: HardwareConfig) -> PrecisionProfile | None:
+        if (kind, name, text) not in profiles:
+            profiles[(kind, name, text)] = resolve_precision(text, kind, name, load_workload(kind, name))
+        prof = profiles[(kind, name, text)]
+        if prof is None and hw.activation_storage == "anda":
+            raise AndasimInputError(f"{kind} {name} has no default precision profile and design {hw.name} "
+                                    "needs one; give --precision (a profile name, one M, M_qkv,M_o,M_up,"
+                                    "M_down or a file)")
+        return prof
+
+    points = []
+    for n, flat in enumerate(indices):
+        digits = []
+        rest = int(flat)
+        for radix in reversed(radices):
+            digits.append(rest % radix)
+            rest //= radix
+        d, c, w, ph, sl, b, pr = reversed(digits)
+        hw, design_key, swept, match = design(d, c)
+        kind, name = workloads[w]
+        prof = profile(kind, name, spec.precisions[pr], hw)
+        used = prof if hw.activation_storage == "anda" else None
+        phase, seq_len, batch = spec.phases[ph], spec.seq_lens[sl], spec.batches[b]
+        key = content_hash({"engine": engine, "design": design_key, "workload": workload_ident(kind, name),
+                            "phase": phase, "seq_len": seq_len, "batch": batch, "modules": list(spec.modules),
+                            "precision": used.to_dict() if used is not None else None})
+        task = Task(key=key, hw=hw, workload_kind=kind, workload=name, phase=phase, seq_len=seq_len,
+                    batch=batch, modules=tuple(spec.modules), profile=used)
+        points.append(Point(index=int(flat), design=spec.designs[d], design_name=hw.name,
+                            overrides=combos[c], swept=swept, workload_kind=kind, workload=name,
+                            phase=phase, seq_len=seq_len, batch=batch, precision=spec.precisions[pr],
+                            precision_bits=",".join(map(str, used.as_list())) if used is not None else "",
+                            bundled_design=match, task=task))
+        if progress is not None and (n + 1) % 1000 == 0:
+            progress(n + 1, len(indices))
+    return points
