@@ -18,8 +18,8 @@ from andasim.explore.spec import load_spec
 from andasim.explore.store import JOURNAL, PointStore, journal_keys
 
 ROOT = Path(__file__).resolve().parent.parent
-ACCEPTANCE = ["--hw", "anda", "--trace", "llama7b", "--set", "pe_array.rows=8,16", "--set", "pe_array.cols=8,16",
-              "--set", "dram.bw_gb_per_s=128,256,512"]
+ACCEPTANCE = ["--hw", "anda", "--trace", "llama7b", "--set", "pe_array.rows=8,16",
+              "--set", "pe_array.cols=8,16", "--set", "dram.bw_gb_per_s=128,256,512"]
 # A cheap workload for the tests that only need many points: SmolLM2-135M shapes, 64 tokens.
 CHEAP = ["--hw", "pe64", "--model", "smollm2-135m", "--precision", "6", "--seq-len", "64"]
 
@@ -53,8 +53,8 @@ def _design_file(tmp_path: Path, rows: int, cols: int, bw: float) -> Path:
 def test_acceptance_sweep_matches_standalone_runs(acceptance_sweep, tmp_path) -> None:
     rows = _rows(acceptance_sweep)
     assert len(rows) == 12
-    assert [(int(r["pe_array.rows"]), int(r["pe_array.cols"]), float(r["dram.bw_gb_per_s"])) for r in rows] == [
-        (a, b, c) for a in (8, 16) for b in (8, 16) for c in (128.0, 256.0, 512.0)]
+    swept = [(int(r["pe_array.rows"]), int(r["pe_array.cols"]), float(r["dram.bw_gb_per_s"])) for r in rows]
+    assert swept == [(a, b, c) for a in (8, 16) for b in (8, 16) for c in (128.0, 256.0, 512.0)]
     assert len({r["hash"] for r in rows}) == 12 and not any(r["error"] for r in rows)
     for i in (0, 5, 10):  # a few points against a standalone `andasim run` of the same design
         r = rows[i]
@@ -70,6 +70,21 @@ def test_acceptance_sweep_matches_standalone_runs(acceptance_sweep, tmp_path) ->
     shipped = [r for r in rows if r["bundled_design"]]
     assert [(r["pe_array.rows"], r["pe_array.cols"], r["bundled_design"]) for r in shipped] == \
         [("16", "16", "anda")]
+
+
+def test_dask_cluster_gives_the_identical_table(acceptance_sweep, tmp_path) -> None:
+    """The same sweep on a real dask.distributed cluster of separate worker processes."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        out = tmp_path / "dask"
+        res = _sweep(*ACCEPTANCE, "--backend", "dask", "--scheduler", cluster.scheduler_address,
+                     "--no-figures", "--out", str(out))
+        assert res.exit_code == 0, res.output
+        with distributed.Client(cluster) as client:
+            assert len(client.scheduler_info()["workers"]) == 2
+    assert (out / "results.csv").read_bytes() == (acceptance_sweep / "results.csv").read_bytes()
+    assert (out / "results.parquet").read_bytes() == (acceptance_sweep / "results.parquet").read_bytes()
 
 
 def test_rerun_reuses_every_point_and_writes_the_same_bytes(acceptance_sweep) -> None:

@@ -91,9 +91,21 @@ def _line_map(data: Any) -> Any:
     return data
 
 
+def _copy_node(node: Any) -> Any:
+    """A shallow copy of one mapping, line numbers included."""
+    out = copy.copy(node)
+    if hasattr(node, "key_lines"):
+        out.key_lines = dict(node.key_lines)
+    return out
+
+
 def apply_overrides(mapping: Any, overrides: Sequence[Override], design: str) -> Any:
-    """A copy of the raw design `mapping` with each dotted key set; refuses a missing section."""
-    data = copy.deepcopy(mapping)
+    """A copy of the raw design `mapping` with each dotted key set; refuses a missing section.
+
+    Only the mappings on an overridden key's path are copied; the base mapping is never changed.
+    """
+    data = _copy_node(mapping)
+    copied = {id(data)}
     for key, value in overrides:
         parts = key.split(".")
         node = data
@@ -104,6 +116,10 @@ def apply_overrides(mapping: Any, overrides: Sequence[Override], design: str) ->
                 have = ", ".join(sorted(node)) if isinstance(node, dict) else "none"
                 raise AndasimInputError(f"--set {key}: design {design} has no section '{where}' "
                                         f"(keys there: {have})")
+            if id(child) not in copied:
+                child = _copy_node(child)
+                copied.add(id(child))
+                node[part] = child
             node = child
         node[parts[-1]] = value
         if hasattr(node, "key_lines"):
