@@ -7,6 +7,9 @@ that every figure lists them the same way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
 # The seven designs of the Anda paper's system evaluation (§4.1), in the paper's order.
 PAPER_DESIGNS = ("fp_fp", "fp_int", "ifpu", "figna", "figna_m11", "figna_m8", "anda")
 
@@ -74,15 +77,16 @@ def design_styles(names: list[str] | tuple[str, ...]) -> dict[str, dict[str, str
     """
     names = list(dict.fromkeys(names))
     taken = {_DESIGN_COLOURS[n] for n in names if n in _DESIGN_COLOURS}
-    free = [c for c in _FALLBACK if c not in taken] or _FALLBACK
+    # Unused colours first, then the whole palette again (each reuse gets the next hatch).
+    order = [c for c in _FALLBACK if c not in taken] + _FALLBACK
     styles: dict[str, dict[str, str]] = {}
     used: dict[str, int] = {}
     k = 0
     for name in names:
-        if name in _DESIGN_COLOURS and name not in styles:
+        if name in _DESIGN_COLOURS:
             colour = _DESIGN_COLOURS[name]
         else:
-            colour = free[k % len(free)]
+            colour = order[k] if k < len(order) else _FALLBACK[(k - len(order)) % len(_FALLBACK)]
             k += 1
         nth = used.get(colour, 0)
         used[colour] = nth + 1
@@ -93,3 +97,19 @@ def design_styles(names: list[str] | tuple[str, ...]) -> dict[str, dict[str, str
 
 def model_label(trace: str) -> str:
     return PAPER_MODELS.get(trace, trace)
+
+
+def design_looks(names: Mapping[str, str]) -> dict[str, tuple[str, dict[str, str]]]:
+    """Design as given (bundled name or path) -> (display label, style), for any number of designs.
+
+    `names` maps each design as given to its config's `name`. Labels come from that name (paper
+    designs get their full label), never from a path; two designs with the same name are told
+    apart by their file name.
+    """
+    labels = {d: design_label(n) for d, n in names.items()}
+    values = list(labels.values())
+    labels = {d: f"{lab} ({Path(d).name})" if values.count(lab) > 1 else lab for d, lab in labels.items()}
+    unique = len(set(names.values())) == len(names)
+    keys: Sequence[str] = [names[d] if unique else d for d in names]
+    styles = design_styles(list(keys))
+    return {d: (labels[d], styles[k]) for d, k in zip(names, keys, strict=True)}

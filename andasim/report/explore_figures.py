@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from andasim.report.designs import design_label, design_styles
+from andasim.report.designs import design_label, design_looks
 from andasim.report.figures import _RC, _note, save_figure
 
 AXIS_LABELS = {
@@ -41,17 +41,11 @@ WORKLOAD_AXES = ("workload", "phase", "seq_len", "batch", "precision")
 
 
 def design_groups(rows: Sequence[dict[str, Any]]) -> dict[str, tuple[str, dict[str, str]]]:
-    """Base design as given -> (display label, style). Labels are design names, not paths;
-    two bases with the same name are told apart by their file name."""
-    names = {}
+    """Base design as given -> (display label, style); see `designs.design_looks`."""
+    names: dict[str, str] = {}
     for r in rows:
         names.setdefault(str(r["design"]), str(r["design_name"]))
-    labels = {g: design_label(n) for g, n in names.items()}
-    clash = {lab for lab in labels.values() if list(labels.values()).count(lab) > 1}
-    labels = {g: f"{lab} ({Path(g).name})" if lab in clash else lab for g, lab in labels.items()}
-    unique_names = len(set(names.values())) == len(names)
-    styles = design_styles([names[g] if unique_names else g for g in names])
-    return {g: (labels[g], styles[names[g] if unique_names else g]) for g in names}
+    return design_looks(names)
 
 
 def _log_if_wide(ax: Any, axis: str, values: np.ndarray) -> None:

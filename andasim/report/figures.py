@@ -25,8 +25,7 @@ from andasim.report.designs import (
     CATEGORY_COLOURS,
     CATEGORY_LABELS,
     OKABE_ITO,
-    design_colour,
-    design_label,
+    design_looks,
     model_label,
 )
 from andasim.workload.gemm import FP_INT_MODULES
@@ -66,32 +65,50 @@ def _note(fig: Figure, note: str) -> None:
 
 
 def _grouped_bars(ax: Any, groups: Sequence[str], series: Sequence[tuple[str, Sequence[float]]],
-                  colours: Sequence[str], label_values: bool = False) -> None:
+                  colours: Sequence[str], label_values: bool = False,
+                  hatches: Sequence[str] | None = None) -> None:
     n = len(series)
     width = 0.8 / n
     x = np.arange(len(groups))
-    for i, ((label, values), colour) in enumerate(zip(series, colours, strict=True)):
+    hatches = hatches or [""] * n
+    for i, ((label, values), colour, hatch) in enumerate(zip(series, colours, hatches, strict=True)):
         bars = ax.bar(x + (i - (n - 1) / 2) * width, values, width, label=label, color=colour,
-                      edgecolor="white", linewidth=0.4)
+                      edgecolor="white", linewidth=0.4, hatch=hatch or None)
         if label_values:
             ax.bar_label(bars, fmt="%.2f", fontsize=7, rotation=90, padding=2)
     ax.set_xticks(x, groups)
 
 
+def _looks(designs: Sequence[str], looks: Mapping[str, tuple[str, dict[str, str]]] | None
+           ) -> Mapping[str, tuple[str, dict[str, str]]]:
+    """Label and style per design: given by the caller (from the configs' names) or from the names given."""
+    if looks is not None:
+        return looks
+    return design_looks({d: Path(d).stem if d.endswith((".yaml", ".yml")) else d for d in designs})
+
+
 def plot_comparison(cmp: Comparison, out_dir: Path | str, stem: str = "comparison", *,
-                    title: str = "", note: str = "") -> list[Path]:
-    """Speedup, area and energy efficiency over the baseline: grouped bars per model + geomean."""
+                    title: str = "", note: str = "",
+                    looks: Mapping[str, tuple[str, dict[str, str]]] | None = None) -> list[Path]:
+    """Speedup, area and energy efficiency over the baseline: grouped bars per model + geomean.
+
+    The figure widens with the number of designs and the legend wraps above the plot, so ten or
+    more designs stay readable; colours repeat only with a bar hatch that tells them apart.
+    """
     groups = [model_label(t) for t in cmp.traces] + ["Geomean"]
+    look = _looks(cmp.designs, looks)
+    n_designs = len(cmp.designs)
+    width_in = max(9.0, len(groups) * (0.22 * n_designs + 0.6) + 2.5)
     with plt.rc_context(_RC):
-        fig, axes = plt.subplots(3, 1, figsize=(max(9.0, 1.15 * len(groups) + 2), 10.5), sharex=True)
+        fig, axes = plt.subplots(3, 1, figsize=(width_in, 10.5), sharex=True)
         for ax, metric in zip(axes, METRICS, strict=True):
-            series = [(design_label(d), [*[cmp.per_model[metric][d][t] for t in cmp.traces],
-                                         cmp.geomean[metric][d]]) for d in cmp.designs]
-            colours = [design_colour(d, i) for i, d in enumerate(cmp.designs)]
-            _grouped_bars(ax, groups, series, colours)
+            series = [(look[d][0], [*[cmp.per_model[metric][d][t] for t in cmp.traces],
+                                    cmp.geomean[metric][d]]) for d in cmp.designs]
+            colours = [look[d][1]["colour"] for d in cmp.designs]
+            _grouped_bars(ax, groups, series, colours, hatches=[look[d][1]["hatch"] for d in cmp.designs])
             ax.axhline(1.0, color="#666666", linewidth=0.8, linestyle="--")
             ax.axvline(len(cmp.traces) - 0.5, color="#999999", linewidth=0.8)
-            ax.set_ylabel(f"{METRIC_LABELS[metric]}\n(x over {design_label(cmp.baseline)})")
+            ax.set_ylabel(f"{METRIC_LABELS[metric]}\n(x over {look[cmp.baseline][0]})")
             top = max(max(v for _, vals in series for v in vals) * 1.22, 1.5)
             ax.set_ylim(0, top)
             ax.grid(axis="y", color="#dddddd", linewidth=0.6)
@@ -102,8 +119,8 @@ def plot_comparison(cmp: Comparison, out_dir: Path | str, stem: str = "compariso
                 ax.text(xpos, cmp.geomean[metric][d] + top * 0.01, f"{cmp.geomean[metric][d]:.2f}",
                         ha="center", va="bottom", fontsize=6.5, rotation=90)
         axes[-1].tick_params(axis="x", rotation=30)
-        axes[0].legend(ncol=min(len(cmp.designs), 7), loc="lower left", bbox_to_anchor=(0.0, 1.02),
-                       frameon=False)
+        axes[0].legend(ncol=min(n_designs, max(3, int(width_in // 2.6))), loc="lower left",
+                       bbox_to_anchor=(0.0, 1.02), frameon=False)
         if title:
             fig.suptitle(title, y=1.0)
         fig.tight_layout()
@@ -112,8 +129,10 @@ def plot_comparison(cmp: Comparison, out_dir: Path | str, stem: str = "compariso
 
 
 def plot_energy_breakdown(runs: Sequence[RunSummary], out_dir: Path | str, stem: str = "energy_breakdown",
-                          *, title: str = "", note: str = "") -> list[Path]:
+                          *, title: str = "", note: str = "",
+                          looks: Mapping[str, tuple[str, dict[str, str]]] | None = None) -> list[Path]:
     """Stacked bars of energy (compute, SRAM, DRAM) per design, in joules."""
+    look = _looks([r.design for r in runs], looks)
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(max(7.0, 1.1 * len(runs) + 2.5), 4.8))
         x = np.arange(len(runs))
@@ -125,7 +144,7 @@ def plot_energy_breakdown(runs: Sequence[RunSummary], out_dir: Path | str, stem:
             bottom += vals
         for xi, total in zip(x, bottom, strict=True):
             ax.text(xi, total * 1.01, f"{total:.3g}", ha="center", va="bottom", fontsize=8)
-        ax.set_xticks(x, [design_label(r.design) for r in runs], rotation=25, ha="right")
+        ax.set_xticks(x, [look[r.design][0] for r in runs], rotation=25, ha="right")
         ax.set_ylabel("Energy of the simulated run (J)")
         ax.set_ylim(0, bottom.max() * 1.12)
         ax.grid(axis="y", color="#dddddd", linewidth=0.6)
@@ -153,8 +172,10 @@ def _layer_table(run: RunSummary) -> tuple[dict[int, float], dict[str, float]]:
 
 
 def plot_layer_cycles(runs: Sequence[RunSummary], out_dir: Path | str, stem: str = "layer_cycles", *,
-                      title: str = "", note: str = "") -> list[Path]:
+                      title: str = "", note: str = "",
+                      looks: Mapping[str, tuple[str, dict[str, str]]] | None = None) -> list[Path]:
     """Cycles per decoder layer (left) and one layer's cycles by module (right), per design."""
+    look = _looks([r.design for r in runs], looks)
     with plt.rc_context(_RC):
         fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1.2, 1]})
         modules: list[str] = []
@@ -167,9 +188,10 @@ def plot_layer_cycles(runs: Sequence[RunSummary], out_dir: Path | str, stem: str
                     modules.append(m)
             layers = sorted(per_layer)
             # Designs with equal cycles draw the same line: staggered markers keep each one visible.
-            ax_l.plot(layers, [per_layer[k] / 1e6 for k in layers], marker=_MARKERS[i % len(_MARKERS)],
+            label, style = look[run.design]
+            ax_l.plot(layers, [per_layer[k] / 1e6 for k in layers], marker=style["marker"],
                       markersize=4, markevery=(i % len(runs), len(runs)), linewidth=1.2,
-                      color=design_colour(run.design, i), label=design_label(run.design))
+                      color=style["colour"], label=label)
         ax_l.set_xlabel("Decoder layer index")
         ax_l.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax_l.set_ylabel("Cycles per layer (millions)")
@@ -186,7 +208,7 @@ def plot_layer_cycles(runs: Sequence[RunSummary], out_dir: Path | str, stem: str
             ax_r.bar(x, vals, 0.6, bottom=bottom, color=palette[j % len(palette)],
                      label=MODULE_LABELS.get(module, module), edgecolor="white", linewidth=0.5)
             bottom += vals
-        ax_r.set_xticks(x, [design_label(r.design) for r in runs], rotation=25, ha="right")
+        ax_r.set_xticks(x, [look[r.design][0] for r in runs], rotation=25, ha="right")
         ax_r.set_ylabel("Cycles of the first decoder layer (millions)")
         ax_r.set_ylim(0, bottom.max() * 1.1 if len(bottom) else 1)
         ax_r.grid(axis="y", color="#dddddd", linewidth=0.6)
