@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from andasim.atomic_io import write_atomic
+from andasim.cli.threads_option import threads_option
 
 
 def _pareto_csv(rows: list[dict[str, Any]]) -> str:
@@ -91,6 +92,7 @@ def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
               help="Output folder: offload.json, and for --search pareto.csv/.png/.svg.")
 @click.option("--json", "json_file", default=None, type=click.Path(dir_okay=False),
               help="Also write the report JSON here.")
+@threads_option()
 def offload(**kw: Any) -> None:
     """Model memory-limited inference as FlexGen does (Sheng et al., ICML 2023).
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from andasim.cli.threads_option import threads_option
+
 PAPERS = ("anda",)
 
 
@@ -19,6 +21,7 @@ PAPERS = ("anda",)
               help="Also write the reproduction JSON to this file.")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None,
               help="Folder of finished runs to reuse (default: OUT/cache); an interrupted run resumes.")
+@threads_option()
 def reproduce(paper: str, out_dir: str, json_path: str | None, cache_dir: str | None) -> None:
     """Reproduce the system evaluation of PAPER (anda: Fang et al., HPCA 2025).
 

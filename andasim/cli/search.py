@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from andasim.cli.threads_option import threads_option
 from andasim.errors import AndasimInputError
 
 
@@ -43,8 +44,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int) -> int:
               help="Improved search: per-layer refinement over this many blocks of layers (0 = off).")
 @click.option("--proxy-coefficients", type=click.Path(dir_okay=False),
               help="Proxy calibration YAML (default: the bundled SmolLM2-135M fit).")
-@click.option("--threads", default=1, show_default=True, callback=_positive,
-              help="torch CPU threads (1 was 5x faster than 2 on a busy 2-core machine).")
+@threads_option(expose_value=True)
 @click.option("--reuse", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Another search's journal with the same evaluator settings (e.g. another --tolerance or "
                    "--algorithm): its evaluations are replayed instead of recomputed. Repeatable.")

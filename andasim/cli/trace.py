@@ -7,6 +7,9 @@ from typing import Any
 
 import click
 
+from andasim.cli.threads_option import threads_option
+from andasim.threads import set_threads
+
 
 @click.group("trace")
 def trace() -> None:
@@ -34,8 +37,7 @@ def trace() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the token and column sampling.")
 @click.option("--window", type=click.IntRange(min=2), default=512, show_default=True,
               help="Tokens per forward pass (BOS included).")
-@click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
-              help="torch CPU threads.")
+@threads_option(expose_value=True)
 def record(model: str, corpus: str, tokens: int, out: str, layers: str, sample_tokens: int,
            weight_columns: int, seed: int, window: int, threads: int) -> None:
     """Record FP16 GeMM input activations of a real causal LM on real text into a trace.
@@ -46,8 +48,8 @@ def record(model: str, corpus: str, tokens: int, out: str, layers: str, sample_t
     from andasim.workload.hf_models import check_model_arg, require_torch
 
     check_model_arg(model)
-    torch = require_torch()
-    torch.set_num_threads(threads)
+    require_torch()
+    set_threads(threads)  # torch is loaded now: its intra-op pool too
     from andasim.workload.recorder import record_trace
 
     command = shlex.join(["andasim", "trace", "record", "--model", model, "--corpus", corpus,

@@ -32,13 +32,15 @@ _CONSUMER = {"pv": "o", "o": "up", "up": "down"}
 
 def _workload_info(workload: Any) -> tuple[Any, dict[str, Any]]:
     """(card or None, JSON echo of the workload)."""
-    if hasattr(workload, "trace_id") and hasattr(workload, "card"):
+    if getattr(workload, "card", None) is not None and hasattr(workload, "trace_id"):
         return workload.card, {"trace_id": workload.trace_id, "label": workload.label,
                                "shape_only": bool(workload.shape_only), "model": workload.card.name}
     if hasattr(workload, "gemms") and hasattr(workload, "n_layers"):
         return workload, {"trace_id": None, "label": "model card (shapes only)", "shape_only": True,
                           "model": workload.name}
-    return None, {"trace_id": None, "label": "explicit GeMM list", "shape_only": True, "model": None}
+    label = getattr(workload, "label", "explicit GeMM list")
+    return None, {"trace_id": getattr(workload, "trace_id", None), "label": label, "shape_only": True,
+                  "model": None}
 
 
 def simulate(hw: HardwareConfig, workload: Any, precision: PrecisionProfile | None, *,

@@ -23,10 +23,6 @@ GIB = 2**30
 TFLOP = 1e12
 
 
-def _fraction(value: float) -> str | None:
-    return None if 0 < value <= 1 else f"must be in (0, 1], got {value}"
-
-
 def _version(value: int) -> str | None:
     return None if value == SCHEMA_VERSION else f"unsupported schema_version {value}; valid: {SCHEMA_VERSION}"
 
@@ -39,26 +35,34 @@ _LINK_KEYS = (
 _COMPUTE_KEYS = ("mm_prefill_tflop_per_s", "mm_decode_tflop_per_s", "bmm_prefill_tflop_per_s",
                  "bmm_decode_tflop_per_s", "host_tflop_per_s")
 
-_SCHEMA = Schema({
+# Ranges: far above any machine of today (1 PiB of host memory, 100 TiB/s links, an exaFLOP/s),
+# far below what makes the policy search's arithmetic overflow or lose all precision.
+SCHEMA = Schema({
     "schema_version": Field("int", check=_version),
     "name": Field("str"),
     "description": Field("str"),
     "provenance": Field("str", doc="where the numbers in this file come from"),
     "memory": Field("map", schema=Schema({
-        "device_gib": Field("float", positive=True, doc="device (accelerator/GPU) memory"),
-        "host_gib": Field("float", positive=True, doc="host DRAM"),
-        "disk_gib": Field("float", positive=True, doc="disk (NVMe) capacity"),
+        "device_gib": Field("float", positive=True, max=1 << 20, unit="GiB",
+                            doc="device (accelerator/GPU) memory"),
+        "host_gib": Field("float", positive=True, max=1 << 20, unit="GiB", doc="host DRAM"),
+        "disk_gib": Field("float", positive=True, max=1 << 30, unit="GiB", doc="disk (NVMe) capacity"),
     })),
     "relaxation": Field("map", required=False, doc="usable share of each capacity (default 0.8)",
                         schema=Schema({
-                            k: Field("float", required=False, check=_fraction)
+                            k: Field("float", required=False, positive=True, max=1,
+                                     doc=f"usable share of the {k} capacity (default 0.8)")
                             for k in ("device", "host", "disk")})),
-    "links": Field("map", schema=Schema({k: Field("float", positive=True) for k in _LINK_KEYS})),
+    "links": Field("map", schema=Schema({k: Field("float", positive=True, max=100_000, unit="GiB/s")
+                                         for k in _LINK_KEYS})),
     "compute": Field("map", schema=Schema({
-        **{k: Field("float", positive=True) for k in _COMPUTE_KEYS},
+        **{k: Field("float", positive=True, max=1e6, unit="TFLOP/s") for k in _COMPUTE_KEYS},
         "host_scaling": Field("map", required=False,
                               doc="FlexGen's non-linear CPU throughput coefficients",
-                              schema=Schema({c: Field("float") for c in ("c1", "c2", "c3")})),
+                              schema=Schema({c: Field("float", min=0, max=10,
+                                                      doc="FlexGen CPU-throughput coefficient "
+                                                          "(fitted values 0.017-0.062)")
+                                             for c in ("c1", "c2", "c3")})),
     })),
 })
 
@@ -137,7 +141,7 @@ def load_system(name_or_path: str | Path) -> SystemConfig:
         text = (bundled_systems_dir() / f"{name_or_path}.yaml").read_text(encoding="utf-8")
         path = Path(f"hw_configs/systems/{name_or_path}.yaml")
     data = load_strict_yaml(path, text=text)
-    check_schema(data, _SCHEMA, file=str(path))
+    check_schema(data, SCHEMA, file=str(path))
     relax = data.get("relaxation") or {}
     comp = data["compute"]
     scaling = comp.get("host_scaling") or {}
