@@ -47,7 +47,7 @@ PRECISIONS = ("4", "5", "6", "7", "8")
 
 
 def spec(sample: int | None) -> SweepSpec:
-    return SweepSpec(designs=("anda",), traces=("llama7b",), precisions=PRECISIONS, axes=SPACE,
+    return SweepSpec(designs=("anda",), workloads=("llama7b",), precisions=PRECISIONS, axes=SPACE,
                      sample=sample, seed=0, source="bench_sweep")
 
 
@@ -81,7 +81,7 @@ def baseline(sample: int | None) -> int:
     points = expand(spec(sample))
     for p in points:
         t = p.task
-        result = simulate(t.hw, load_workload(t.workload_kind, t.workload), t.profile, phase=t.phase,
+        result = simulate(t.hw, load_workload(t.workload), t.profile, phase=t.phase,
                           seq_len=t.seq_len, batch=t.batch, modules=t.modules)
         point_metrics(t, result)
     return len(points)

@@ -101,6 +101,7 @@ def test_rerun_reuses_every_point_and_writes_the_same_bytes(acceptance_sweep) ->
     ("pe_array.rows=eight", "pe_array.rows"),             # wrong type
     ("pe_array.rows=0", "pe_array.rows"),                 # impossible value (was a ZeroDivisionError)
     ("dram.bw_gb_per_s=nan", "dram.bw_gb_per_s"),         # not finite
+    ("buffers.weight.size_kib=0.0001", "size_kib"),       # below the schema's range
     ("compressor.lanes=4", "compressor"),                 # fp_fp has no compressor
     ("activation_group_size=48", "activation_group_size"),  # breaks a cross-key rule
     ("pe_array.rows", "pe_array.rows"),                   # no values
@@ -118,7 +119,7 @@ def test_malformed_set_fails_before_any_point_runs(tmp_path, setting, needle) ->
 
 def test_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path) -> None:
     out = tmp_path / "fail"
-    res = _sweep(*CHEAP, "--set", "buffers.weight.size_kib=0.0001,64", "--workers", "1", "--no-figures",
+    res = _sweep(*CHEAP, "--set", "buffers.weight.size_kib=0.0625,64", "--workers", "1", "--no-figures",
                  "--out", str(out))
     assert res.exit_code == 0, res.output
     bad, good = _rows(out)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from andasim.cli import options
 from andasim.errors import AndasimInputError
 
 
@@ -33,16 +34,13 @@ def _int_list(option: str, values: tuple[str, ...]) -> list[int]:
     return out
 
 
-@click.command("sweep")
+@options.command("sweep")
 @click.argument("spec_file", required=False, type=click.Path(dir_okay=False))
-@click.option("--hw", "designs", multiple=True,
-              help="Base design (bundled name or YAML path); repeat for several.")
-@click.option("--trace", "traces", multiple=True, help="Trace (bundled name or file); repeatable.")
-@click.option("--model", "models", multiple=True,
-              help="Model card (bundled name such as llama-7b, or card YAML); repeatable. Shape-only.")
-@click.option("--precision", "precisions", multiple=True,
-              help="Profile name of the trace, a profile YAML, M_qkv,M_o,M_up,M_down, or one uniform M; "
-                   "repeatable. Default: the trace's default profile. Or --set precision=4..8.")
+@options.hw_option(multiple=True, required=False, extra="The base designs of the sweep.")
+@options.trace_option(multiple=True, required=False)
+@click.option("--precision", "precisions", multiple=True, metavar="SPEC",
+              help=options.PRECISION_HELP + options.REPEATABLE.replace("; a comma list works too", "")
+              + " Default: the trace's default profile (`default`). Or --set precision=4..8.")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=V1,V2",
               help="Sweep a design key over values (e.g. pe_array.rows=8,16,32 or "
                    "buffers.weight.size_kib=256,1024; LO..HI is an integer range); repeatable, crossed. "
@@ -71,17 +69,15 @@ def _int_list(option: str, values: tuple[str, ...]) -> list[int]:
               help="Also write results.parquet (default: when pandas and pyarrow are installed).")
 @click.option("--figures/--no-figures", default=True, show_default=True,
               help="Draw the Pareto and sensitivity figures into OUT/figures.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Output folder: results.csv, results.parquet, points.jsonl (resume journal), sweep.json, "
-                   "figures/.")
-@click.option("--json", "json_file", default=None, type=click.Path(dir_okay=False),
-              help="Also write a JSON summary (counts, files, the Pareto points) to this file.")
-def sweep(spec_file: str | None, designs: tuple[str, ...], traces: tuple[str, ...], models: tuple[str, ...],
-          precisions: tuple[str, ...], assignments: tuple[str, ...], phases: tuple[str, ...],
-          seq_lens: tuple[str, ...], batches: tuple[str, ...], modules: str | None, sample: int | None,
-          seed: int | None, pareto: str | None, backend: str, scheduler: str | None, workers: int | None,
-          chunk: int | None, parquet: bool | None, figures: bool, out_dir: str,
-          json_file: str | None) -> None:
+@options.out_option(extra="Gets results.csv, results.parquet, points.jsonl (the resume journal), "
+                          "sweep.json and figures/.")
+@options.json_option(extra="(counts, files and the Pareto points)")
+@options.threads_option()
+def sweep(spec_file: str | None, hw: tuple[str, ...], trace: tuple[str, ...], precisions: tuple[str, ...],
+          assignments: tuple[str, ...], phases: tuple[str, ...], seq_lens: tuple[str, ...],
+          batches: tuple[str, ...], modules: str | None, sample: int | None, seed: int | None,
+          pareto: str | None, backend: str, scheduler: str | None, workers: int | None, chunk: int | None,
+          parquet: bool | None, figures: bool, out_dir: str, json_file: str | None) -> None:
     """Sweep designs, workloads and precisions; one tidy row per point, Pareto fronts, figures.
 
     Points are the cross product of every axis (or a --sample of it). Each --set override is
@@ -106,7 +102,7 @@ def sweep(spec_file: str | None, designs: tuple[str, ...], traces: tuple[str, ..
     from andasim.explore.spec import DEFAULT_MODULES, SweepSpec, load_spec, split_workload_sets
     from andasim.report.writers import dumps_json, write_text
 
-    axis_options = (designs, traces, models, precisions, assignments, phases, seq_lens, batches)
+    axis_options = (hw, trace, precisions, assignments, phases, seq_lens, batches)
     if spec_file is not None:
         if any(axis_options) or modules is not None or sample is not None or seed is not None \
                 or pareto is not None:
@@ -120,7 +116,8 @@ def sweep(spec_file: str | None, designs: tuple[str, ...], traces: tuple[str, ..
             if key in workload_sets and given:
                 raise AndasimInputError(f"--set {key}=... and --{key.replace('_', '-')} both given; use one")
         spec = SweepSpec(
-            designs=tuple(designs), traces=tuple(traces), models=tuple(models),
+            designs=tuple(options.split_values("--hw", hw)) if hw else (),
+            workloads=tuple(options.split_values("--trace", trace)) if trace else (),
             precisions=tuple(str(v) for v in workload_sets.get("precision", precisions or ["default"])),
             phases=tuple(str(v) for v in workload_sets.get("phase", _comma_list("--phase", phases)
                                                            or ["prefill"])),

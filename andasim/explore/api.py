@@ -38,7 +38,7 @@ def sweep(hw: str | Sequence[str], *, out: Path | str, trace: str | Sequence[str
 
     require_pandas("andasim.sweep()")
     axes = tuple((k, _tuple(v)) for k, v in (overrides or {}).items())
-    spec = SweepSpec(designs=_tuple(hw), traces=_tuple(trace), models=_tuple(model),
+    spec = SweepSpec(designs=_tuple(hw), workloads=_tuple(trace) + _tuple(model),
                      phases=_tuple(phase), seq_lens=_tuple(seq_len), batches=_tuple(batch),
                      precisions=tuple(str(p) for p in _tuple(precision)), modules=tuple(modules),
                      axes=axes, points=tuple(tuple(p.items()) for p in points or ()), sample=sample,

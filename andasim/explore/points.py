@@ -9,11 +9,9 @@ simulated. Workers receive `Task`s: a validated design, a workload name and a re
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,11 +23,10 @@ from andasim.explore.spec import SweepSpec
 from andasim.hw.config import HardwareConfig, bundled_config_names, load_hw, load_hw_mapping
 from andasim.hw.energy import table_for
 from andasim.workload.gemm import MODULE_TYPES
-from andasim.workload.precision import PrecisionProfile, load_profile
+from andasim.workload.precision import PRECISION_FORMS, PrecisionProfile
+from andasim.workload.precision import resolve_precision as parse_precision
 
 VECTOR_MODULE = "vector"
-_LIST_RE = re.compile(r"^\s*\d+\s*(,\s*\d+\s*){3}$")
-_UNIFORM_RE = re.compile(r"^\s*\d+\s*$")
 
 
 @dataclass(frozen=True)
@@ -38,8 +35,7 @@ class Task:
 
     key: str
     hw: HardwareConfig
-    workload_kind: str  # "trace" or "model"
-    workload: str
+    workload: str  # a trace or model card, by any name `--trace` accepts
     phase: str
     seq_len: int
     batch: int
@@ -61,7 +57,6 @@ class Point:
     design_name: str
     overrides: tuple[Override, ...]
     swept: tuple[tuple[str, Any], ...]  # every swept key's effective value in this point's design
-    workload_kind: str
     workload: str
     phase: str
     seq_len: int
@@ -77,50 +72,24 @@ class Point:
 
 
 @lru_cache(maxsize=64)
-def load_workload(kind: str, name: str) -> Any:
-    """A trace (`--trace`) or a model card (`--model`), loaded once per process."""
-    if kind == "trace":
-        from andasim.workload.trace import load_trace
+def load_workload(name: str) -> Any:
+    """A trace or model card by any name `--trace`/`--model` accepts, loaded once per process."""
+    from andasim.workload.loaders import load_workload as load
 
-        return load_trace(name)
-    from andasim.workload.card import load_card
-
-    return load_card(name)
+    return load(name)
 
 
-def _workload_identity(kind: str, obj: Any) -> dict[str, Any]:
-    if kind == "trace":
-        return {"kind": "trace", "trace_id": obj.trace_id, "checksum": obj.checksum,
-                "card": obj.card.to_dict()}
-    return {"kind": "model", "card": obj.to_dict()}
+def _workload_identity(trace: Any) -> dict[str, Any]:
+    return {"trace_id": trace.trace_id, "checksum": trace.checksum, "card": trace.card.to_dict()}
 
 
-def resolve_precision(text: str, kind: str, name: str, workload: Any) -> PrecisionProfile | None:
-    """A profile from a trace profile name, `default`, one uniform M, `M_qkv,M_o,M_up,M_down` or a file.
-
-    None only for `default` on a workload without a default profile (fine for FP16 designs).
-    """
-    profiles = getattr(workload, "profiles", {}) if kind == "trace" else {}
+def resolve_precision(text: str, workload: Any) -> PrecisionProfile | None:
+    """`default` (the trace's default profile, None when it has none) or whatever `--precision` accepts."""
+    profiles = getattr(workload, "profiles", {}) or {}
     if text == "default":
-        default = getattr(workload, "default_profile", None) if kind == "trace" else None
+        default = getattr(workload, "default_profile", None)
         return profiles[default] if default is not None else None
-    if text in profiles:
-        return profiles[text]
-    try:
-        if _UNIFORM_RE.match(text):
-            m = int(text)
-            return PrecisionProfile.from_list([m] * 4, name=f"uniform:{m}", source="sweep --precision")
-        if _LIST_RE.match(text):
-            bits = [int(x) for x in text.split(",")]
-            return PrecisionProfile.from_list(bits, name=f"custom:{','.join(map(str, bits))}",
-                                              source="sweep --precision")
-    except ValueError as exc:
-        raise AndasimInputError(f"--precision {text}: {exc}") from None
-    if Path(text).is_file():
-        return load_profile(text)
-    valid = ", ".join(sorted(profiles)) or "none"
-    raise AndasimInputError(f"--precision {text!r}: not a profile of {kind} {name} ({valid}), not one "
-                            "uniform M, not a list M_qkv,M_o,M_up,M_down and not a file")
+    return parse_precision(text, profiles, owner=f"trace {workload.trace_id}")
 
 
 def _check_modules(modules: Sequence[str]) -> None:
@@ -141,7 +110,7 @@ def expand(spec: SweepSpec, progress: Callable[[int, int], None] | None = None) 
     """Every point of `spec`, resolved and validated, in the spec's fixed order."""
     _check_modules(spec.modules)
     combos = spec.override_sets()
-    workloads = [("trace", t) for t in spec.traces] + [("model", m) for m in spec.models]
+    workloads = spec.workloads
     radices = [len(spec.designs), len(combos), len(workloads), len(spec.phases), len(spec.seq_lens),
                len(spec.batches), len(spec.precisions)]
     total = int(np.prod(radices, dtype=object))
@@ -150,8 +119,8 @@ def expand(spec: SweepSpec, progress: Callable[[int, int], None] | None = None) 
     bundled = {name: load_hw(name).to_dict() for name in bundled_config_names()}
     raw: dict[str, tuple[Any, str]] = {}
     designs: dict[tuple[str, int], tuple[HardwareConfig, str, tuple[tuple[str, Any], ...], str]] = {}
-    profiles: dict[tuple[str, str, str], PrecisionProfile | None] = {}
-    ident: dict[tuple[str, str], dict[str, Any]] = {}
+    profiles: dict[tuple[str, str], PrecisionProfile | None] = {}
+    ident: dict[str, dict[str, Any]] = {}
 
     def design(d: int, c: int) -> tuple[HardwareConfig, str, tuple[tuple[str, Any], ...], str]:
         base = spec.designs[d]
@@ -169,19 +138,18 @@ def expand(spec: SweepSpec, progress: Callable[[int, int], None] | None = None) 
             designs[(base, c)] = (hw, key, swept, match)
         return designs[(base, c)]
 
-    def workload_ident(kind: str, name: str) -> dict[str, Any]:
-        if (kind, name) not in ident:
-            ident[(kind, name)] = _workload_identity(kind, load_workload(kind, name))
-        return ident[(kind, name)]
+    def workload_ident(name: str) -> dict[str, Any]:
+        if name not in ident:
+            ident[name] = _workload_identity(load_workload(name))
+        return ident[name]
 
-    def profile(kind: str, name: str, text: str, hw: HardwareConfig) -> PrecisionProfile | None:
-        if (kind, name, text) not in profiles:
-            profiles[(kind, name, text)] = resolve_precision(text, kind, name, load_workload(kind, name))
-        prof = profiles[(kind, name, text)]
+    def profile(name: str, text: str, hw: HardwareConfig) -> PrecisionProfile | None:
+        if (name, text) not in profiles:
+            profiles[(name, text)] = resolve_precision(text, load_workload(name))
+        prof = profiles[(name, text)]
         if prof is None and hw.activation_storage == "anda":
-            raise AndasimInputError(f"{kind} {name} has no default precision profile and design {hw.name} "
-                                    "needs one; give --precision (a profile name, one M, M_qkv,M_o,M_up,"
-                                    "M_down or a file)")
+            raise AndasimInputError(f"{name} has no default precision profile and design {hw.name} needs "
+                                    f"one; give --precision: {PRECISION_FORMS}")
         return prof
 
     points = []
@@ -193,17 +161,17 @@ def expand(spec: SweepSpec, progress: Callable[[int, int], None] | None = None) 
             rest //= radix
         d, c, w, ph, sl, b, pr = reversed(digits)
         hw, design_key, swept, match = design(d, c)
-        kind, name = workloads[w]
-        prof = profile(kind, name, spec.precisions[pr], hw)
+        name = workloads[w]
+        prof = profile(name, spec.precisions[pr], hw)
         used = prof if hw.activation_storage == "anda" else None
         phase, seq_len, batch = spec.phases[ph], spec.seq_lens[sl], spec.batches[b]
-        key = content_hash({"engine": engine, "design": design_key, "workload": workload_ident(kind, name),
+        key = content_hash({"engine": engine, "design": design_key, "workload": workload_ident(name),
                             "phase": phase, "seq_len": seq_len, "batch": batch, "modules": list(spec.modules),
                             "precision": used.to_dict() if used is not None else None})
-        task = Task(key=key, hw=hw, workload_kind=kind, workload=name, phase=phase, seq_len=seq_len,
+        task = Task(key=key, hw=hw, workload=name, phase=phase, seq_len=seq_len,
                     batch=batch, modules=tuple(spec.modules), profile=used)
         points.append(Point(index=int(flat), design=spec.designs[d], design_name=hw.name,
-                            overrides=combos[c], swept=swept, workload_kind=kind, workload=name,
+                            overrides=combos[c], swept=swept, workload=name,
                             phase=phase, seq_len=seq_len, batch=batch, precision=spec.precisions[pr],
                             precision_bits=",".join(map(str, used.as_list())) if used is not None else "",
                             bundled_design=match, task=task))

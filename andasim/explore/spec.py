@@ -31,8 +31,7 @@ class SweepSpec:
     """The axes of a sweep. Tuples keep the order in which the user gave the values."""
 
     designs: tuple[str, ...]
-    traces: tuple[str, ...] = ()
-    models: tuple[str, ...] = ()
+    workloads: tuple[str, ...] = ()  # traces or model cards (`--trace`/`--model`, one flag)
     phases: tuple[str, ...] = ("prefill",)
     seq_lens: tuple[int, ...] = (2048,)
     batches: tuple[int, ...] = (1,)
@@ -49,9 +48,9 @@ class SweepSpec:
         where = self.source
         if not self.designs:
             raise AndasimInputError(f"{where}: no design; give --hw NAME (repeatable) or `hw:` in the spec")
-        if not self.traces and not self.models:
-            raise AndasimInputError(f"{where}: no workload; give --trace NAME or --model CARD")
-        for name, items in (("hw", self.designs), ("trace", self.traces), ("model", self.models),
+        if not self.workloads:
+            raise AndasimInputError(f"{where}: no workload; give --trace NAME (or --model NAME)")
+        for name, items in (("hw", self.designs), ("trace", self.workloads),
                             ("phase", self.phases), ("seq_len", self.seq_lens), ("batch", self.batches),
                             ("precision", self.precisions), ("modules", self.modules)):
             dup = sorted({str(x) for x in items if list(items).count(x) > 1})
@@ -98,8 +97,8 @@ class SweepSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The spec echoed into the sweep's outputs (and a spec file that reproduces it)."""
-        data: dict[str, Any] = {"hw": list(self.designs), "trace": list(self.traces),
-                                "model": list(self.models), "precision": list(self.precisions),
+        data: dict[str, Any] = {"hw": list(self.designs), "trace": list(self.workloads),
+                                "precision": list(self.precisions),
                                 "phase": list(self.phases), "seq_len": list(self.seq_lens),
                                 "batch": list(self.batches), "modules": list(self.modules),
                                 "set": {k: list(v) for k, v in self.axes},
@@ -211,9 +210,9 @@ def load_spec(path: Path | str) -> SweepSpec:
     batches = _int_list(file, data, "batch", (1,))
     if "batch" in workload_sets:
         batches = tuple(workload_sets["batch"])
-    return SweepSpec(designs=_str_list(file, data, "hw"), traces=_str_list(file, data, "trace"),
-                     models=_str_list(file, data, "model"), phases=phases, seq_lens=seq_lens,
-                     batches=batches, precisions=precisions,
+    workloads = _str_list(file, data, "trace") + _str_list(file, data, "model")
+    return SweepSpec(designs=_str_list(file, data, "hw"), workloads=workloads, phases=phases,
+                     seq_lens=seq_lens, batches=batches, precisions=precisions,
                      modules=_str_list(file, data, "modules") or DEFAULT_MODULES, axes=tuple(axes),
                      points=tuple(points), sample=sample, seed=seed,
                      pareto=_str_list(file, data, "pareto"), source=file)

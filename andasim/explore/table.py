@@ -22,7 +22,7 @@ from andasim.explore.executors import EXTRA_HINT
 from andasim.explore.points import Point
 from andasim.explore.worker import METRICS, OPTIONAL_METRICS
 
-POINT_COLUMNS = ("point", "design", "design_name", "workload", "workload_kind", "phase", "seq_len",
+POINT_COLUMNS = ("point", "design", "design_name", "workload", "phase", "seq_len",
                  "batch", "precision", "precision_bits")
 TAIL_COLUMNS = ("bundled_design", "error", "hash")
 
@@ -30,7 +30,7 @@ COLUMN_DOCS = {
     "point": "index of the point in the sweep's full cross product (sampled sweeps skip some)",
     "design": "base design as given (bundled name or path)",
     "design_name": "the design's `name`",
-    "workload": "trace (--trace) or model card (--model)",
+    "workload": "trace or model card as given (--trace/--model)",
     "precision": "precision as given (profile name, default, one uniform M, a list or a file)",
     "precision_bits": "M_qkv,M_o,M_up,M_down used; empty for designs that store FP16 activations",
     "cycles": "clock cycles", "latency_s": "seconds", "throughput_gops": "1e9 ops/s (1 MAC = 2 ops)",
@@ -56,7 +56,7 @@ def build_rows(points: Sequence[Point], done: dict[str, dict[str, Any]],
         metrics = record.get("metrics", {})
         row: dict[str, Any] = {
             "point": p.index, "design": p.design, "design_name": p.design_name, "workload": p.workload,
-            "workload_kind": p.workload_kind, "phase": p.phase, "seq_len": p.seq_len, "batch": p.batch,
+            "phase": p.phase, "seq_len": p.seq_len, "batch": p.batch,
             "precision": p.precision, "precision_bits": p.precision_bits, **dict(p.swept),
             **{m: metrics.get(m) for m in (*METRICS, *optional)},
             "bundled_design": p.bundled_design, "error": record.get("error", ""), "hash": p.key,

@@ -57,7 +57,7 @@ def evaluate(task: Task) -> dict[str, Any]:
     from andasim.sim.simulate import simulate
 
     try:
-        workload = load_workload(task.workload_kind, task.workload)
+        workload = load_workload(task.workload)
         result = simulate(task.hw, workload, task.profile, phase=task.phase, seq_len=task.seq_len,
                           batch=task.batch, modules=task.modules)
         return {"metrics": point_metrics(task, result)}
