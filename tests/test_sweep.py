@@ -106,10 +106,11 @@ def test_rerun_reuses_every_point_and_writes_the_same_bytes(acceptance_sweep) ->
     ("activation_group_size=48", "activation_group_size"),  # breaks a cross-key rule
     ("pe_array.rows", "pe_array.rows"),                   # no values
     ("pe_array.rows=8,8", "pe_array.rows"),               # listed twice
+    ("pe_array.rows=1..4000", "--sample"),                # 8 million points: asks for a sample
 ])
 def test_malformed_set_fails_before_any_point_runs(tmp_path, setting, needle) -> None:
     out = tmp_path / "bad"
-    res = _sweep("--hw", "anda", "--hw", "fp_fp", "--trace", "llama7b", "--set", "pe_array.cols=8,16",
+    res = _sweep("--hw", "anda", "--hw", "fp_fp", "--trace", "llama7b", "--set", "pe_array.cols=1..1000",
                  "--set", setting, "--out", str(out))
     assert res.exit_code == 2, res.output
     lines = [line for line in res.output.strip().splitlines() if line]

@@ -99,7 +99,16 @@ def _check_modules(modules: Sequence[str]) -> None:
         raise AndasimInputError(f"--modules: unknown module {bad[0]!r}; valid: {', '.join(valid)}")
 
 
+MAX_POINTS = 5_000_000  # a bigger sweep is almost certainly a typo; --sample explores it instead
+
+
 def _sample_indices(total: int, sample: int | None, seed: int) -> np.ndarray:
+    if total > 2**62:
+        raise AndasimInputError(f"the sweep's cross product has {total:.3g} points, too many to index; "
+                                "sweep fewer values")
+    if sample is None and total > MAX_POINTS:
+        raise AndasimInputError(f"the sweep's cross product has {total:,} points (more than {MAX_POINTS:,}); "
+                                "sweep fewer values or simulate a random sample of it with --sample N")
     if sample is None or sample >= total:
         return np.arange(total, dtype=np.int64)
     rng = np.random.default_rng(seed)
