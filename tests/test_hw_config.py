@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 BAD = REPO / "tests" / "fixtures" / "bad_hw"
 EXPECTED_KEYS: dict[str, str | None] = json.loads((BAD / "expected_keys.json").read_text())
 
-BUNDLED = ["anda", "pe64", "fp_fp", "fp_int", "ifpu", "figna", "figna_m11", "figna_m8"]
+BUNDLED = ["anda", "pe64", "fp_fp", "fp_fp_least_traffic", "fp_int", "ifpu", "figna", "figna_m11", "figna_m8"]
 
 
 def test_all_designs_are_bundled():

@@ -15,6 +15,9 @@ from typing import Any
 
 from andasim.bundled import bundled_dir
 from andasim.errors import ConfigError
+from andasim.hw.dataflow_config import DEFAULT as DEFAULT_DATAFLOW
+from andasim.hw.dataflow_config import SCHEMA as DATAFLOW_SCHEMA
+from andasim.hw.dataflow_config import DataflowConfig, parse_dataflow
 from andasim.strict_yaml import Field, Schema, check_schema, load_strict_yaml
 from andasim.suggest import did_you_mean
 
@@ -115,6 +118,8 @@ SCHEMA = Schema({
         "links_per_chip": Field("int", min=1, max=1024, unit="links"),
         "full_duplex": Field("bool"),
     })),
+    "dataflow": Field("map", required=False, schema=DATAFLOW_SCHEMA,
+                      doc="dataflows the mapper may choose and its objective (docs/engine.md §3)"),
     "cost_table": Field("str", doc="bundled cost table name, or a YAML path relative to this file"),
 })
 
@@ -218,6 +223,7 @@ class HardwareConfig:
     interconnect: Interconnect | None
     cost_table: str
     source: str
+    dataflow: DataflowConfig = DEFAULT_DATAFLOW
 
     @property
     def activation_storage(self) -> str:
@@ -227,6 +233,7 @@ class HardwareConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("source")
+        data["dataflow"] = self.dataflow.to_dict()
         return data
 
 
@@ -348,4 +355,6 @@ def _parse(data: Any, file: str) -> HardwareConfig:
         interconnect=Interconnect(**data["interconnect"]) if data.get("interconnect") else None,
         cost_table=data["cost_table"],
         source=file,
+        dataflow=parse_dataflow(data.get("dataflow"), file=file, line=lines.get("dataflow"), rows=arr["rows"],
+                                cols=arr["cols"], lanes=pe_data["lanes"]),
     )

@@ -16,7 +16,7 @@ CSV_COLUMNS = (
     "compute_cycles", "stall_dram_cycles", "stall_compressor_cycles", "macs", "bops",
     "dram_read_activation_bytes", "dram_read_weight_bytes", "dram_read_kv_bytes",
     "dram_write_activation_bytes", "dram_write_output_bytes", "compressor_cycles", "vector_ops",
-    "vector_cycles",
+    "vector_cycles", "dataflow", "k_ways", "act_slots", "weight_slots", "roofline_cycles", "mapping_reason",
 )
 _COUNTER_COLUMNS = {
     "cycles": "cycles", "compute_cycles": "compute_cycles", "stall_dram_cycles": "stall_dram_cycles",
@@ -25,7 +25,7 @@ _COUNTER_COLUMNS = {
     "dram_read_weight_bytes": "dram_read_bytes.weight", "dram_read_kv_bytes": "dram_read_bytes.kv",
     "dram_write_activation_bytes": "dram_write_bytes.activation",
     "dram_write_output_bytes": "dram_write_bytes.output", "compressor_cycles": "compressor_cycles",
-    "vector_ops": "vector_ops", "vector_cycles": "vector_cycles",
+    "vector_ops": "vector_ops", "vector_cycles": "vector_cycles", "roofline_cycles": "roofline_cycles",
 }
 
 
@@ -47,6 +47,9 @@ def per_layer_rows(result: Any) -> list[list[Any]]:
             "cycles_per_group": e.get("cycles_per_group", ""), "mapping_order": mp.get("order", ""),
             "block_m": mp.get("tm", ""), "block_n": mp.get("tn", ""), "k_chunk": mp.get("kc", ""),
             "latency_s": float(e["latency_s"]), "utilization": float(e.get("utilization", 0.0)),
+            "dataflow": mp.get("dataflow", ""), "k_ways": mp.get("k_ways", ""),
+            "act_slots": mp.get("act_slots", ""), "weight_slots": mp.get("weight_slots", ""),
+            "mapping_reason": mp.get("reason", ""),
         }
         row.update({col: exact(c[key]) for col, key in _COUNTER_COLUMNS.items()})
         rows.append([row[col] for col in CSV_COLUMNS])

@@ -91,6 +91,8 @@ def summary_text(result: Any, hw: HardwareConfig, report: EnergyReport) -> str:
         f"cost table: {report.cost_table} ({table_for(hw).source})",
         "",
         f"cycles               {int(result.counters['cycles']):>16,d}",
+        f"roofline cycles      {round(result.counters['roofline_cycles']):>16,d}  (cycles / roofline "
+        f"{result.summary()['cycles_over_roofline']:.3f})",
         f"latency              {report.latency_s:16.6g} s",
         f"MACs                 {int(result.counters['macs']):>16,d}",
         f"throughput           {m['throughput_gops']:16.4g} GOPS (1 MAC = 2 ops)",
@@ -170,6 +172,8 @@ def terminal_summary(result: Any, hw: HardwareConfig, trace: Any, profile: Any, 
         f"({arr.rows}x{arr.cols} PEs x {arr.pe.lanes} lanes per group pass; {s['macs_per_cycle']:.1f} "
         "MACs/cycle achieved)",
         f"bound       {bound_text}",
+        f"roofline    {round(s['roofline_cycles']):,} cycles = per GeMM max(compute at full array use, every "
+        f"operand read once); this run takes {s['cycles_over_roofline']:.3f}x",
         f"stalls      DRAM {int(c['stall_dram_cycles']):,} cycles "
         f"({duration(c['stall_dram_cycles'] / cycles_per_s)}), compressor "
         f"{int(c['stall_compressor_cycles']):,} cycles",

@@ -25,6 +25,8 @@ COUNTER_KEYS: tuple[str, ...] = (
     "dram_read_bytes.activation", "dram_read_bytes.weight", "dram_read_bytes.kv",
     "dram_write_bytes.activation", "dram_write_bytes.output",
     "dram_busy_cycles", "compressor_groups", "compressor_cycles", "vector_ops", "vector_cycles",
+    "reduction_cycles",  # array cycles spent in cross-row adder trees (part of compute_cycles)
+    "roofline_cycles",   # max(compute at full array use, compulsory DRAM traffic) per GeMM, summed
     "tiles", "blocks", "gemms",
 )
 
@@ -105,6 +107,8 @@ class Result(_TimedCounters):
             "stall_dram_share": c["stall_dram_cycles"] / cycles if cycles else 0.0,
             "stall_compressor_share": c["stall_compressor_cycles"] / cycles if cycles else 0.0,
             "macs_per_cycle": c["macs"] / cycles if cycles else 0.0,
+            "roofline_cycles": c["roofline_cycles"],
+            "cycles_over_roofline": cycles / c["roofline_cycles"] if c["roofline_cycles"] else 0.0,
         }
 
     # --- algebra -----------------------------------------------------------------------------

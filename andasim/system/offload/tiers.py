@@ -10,6 +10,7 @@ TFLOP/s (1e12).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,11 @@ SCHEMA = Schema({
                                          for k in _LINK_KEYS})),
     "compute": Field("map", schema=Schema({
         **{k: Field("float", positive=True, max=1e6, unit="TFLOP/s") for k in _COMPUTE_KEYS},
+        "memory_bandwidth_gib_per_s": Field(
+            "float", required=False, positive=True, max=1e6, unit="GiB/s",
+            doc="device-memory bandwidth; enables the roofline compute model (--compute roofline)"),
+        "kernel_overhead_us": Field("float", required=False, non_negative=True, max=1e6, unit="us",
+                                    doc="fixed time per kernel in the roofline model (default 0)"),
         "host_scaling": Field("map", required=False,
                               doc="FlexGen's non-linear CPU throughput coefficients",
                               schema=Schema({c: Field("float", min=0, max=10,
@@ -97,6 +103,8 @@ class SystemConfig:
     host_c1: float = 0.0
     host_c2: float = 0.0
     host_c3: float = 0.0
+    memory_bandwidth_gib_per_s: float | None = None
+    kernel_overhead_us: float = 0.0
     source: str = ""
 
     def usable_bytes(self) -> dict[str, float]:
@@ -106,15 +114,21 @@ class SystemConfig:
                 "disk": self.disk_gib * self.relax_disk * GIB}
 
     def with_relaxation(self, device: float | None = None, host: float | None = None,
-                        disk: float | None = None) -> SystemConfig:
-        """A copy with some relaxation factors replaced (FlexGen's --alpha-g/--alpha-c/--alpha-n)."""
-        vals = {"relax_device": device, "relax_host": host, "relax_disk": disk}
+                        disk: float | None = None, max_alpha: float = 1.0) -> SystemConfig:
+        """A copy with some relaxation factors replaced (FlexGen's --alpha-g/--alpha-c/--alpha-n).
+
+        andasim's own memory model caps them at 1 (it counts what the runtime allocates); FlexGen's
+        cost model checks fixed policies at 1.2 because its peak estimate is imprecise
+        (cost_model.py:11-16, 28-29), so `--memory-model flexgen-code` passes a larger cap.
+        """
+        vals = {"--alpha-g": device, "--alpha-c": host, "--alpha-n": disk}
+        fields = {"--alpha-g": "relax_device", "--alpha-c": "relax_host", "--alpha-n": "relax_disk"}
         out = asdict(self)
         for key, val in vals.items():
             if val is not None:
-                if not 0 < val <= 1:
-                    raise ConfigError(f"must be in (0, 1], got {val}", key=key)
-                out[key] = float(val)
+                if not (isinstance(val, int | float) and math.isfinite(val) and 0 < val <= max_alpha):
+                    raise ConfigError(f"must be in (0, {max_alpha:g}], got {val}", key=key)
+                out[fields[key]] = float(val)
         return SystemConfig(**out)
 
     def to_dict(self) -> dict[str, Any]:
@@ -154,5 +168,8 @@ def load_system(name_or_path: str | Path) -> SystemConfig:
         **{k: float(data["links"][k]) for k in _LINK_KEYS},
         **{k: float(comp[k]) for k in _COMPUTE_KEYS},
         host_c1=float(scaling.get("c1", 0.0)), host_c2=float(scaling.get("c2", 0.0)),
-        host_c3=float(scaling.get("c3", 0.0)), source=str(path),
+        host_c3=float(scaling.get("c3", 0.0)),
+        memory_bandwidth_gib_per_s=(float(comp["memory_bandwidth_gib_per_s"])
+                                    if "memory_bandwidth_gib_per_s" in comp else None),
+        kernel_overhead_us=float(comp.get("kernel_overhead_us", 0.0)), source=str(path),
     )
