@@ -65,6 +65,7 @@ def test_acceptance_sweep_matches_standalone_runs(acceptance_sweep, tmp_path) ->
         assert res.exit_code == 0, res.output
         result = json.loads((tmp_path / f"run{i}" / "result.json").read_text())
         assert int(r["cycles"]) == result["totals"]["cycles"]
+        assert float(r["roofline_cycles"]) == result["totals"]["roofline_cycles"] <= int(r["cycles"])
         assert float(r["energy_j"]) == pytest.approx(result["energy"]["energy_j"]["total"], rel=1e-12)
     # The unmodified design is recognised as the bundled one (marked in the figures).
     shipped = [r for r in rows if r["bundled_design"]]
