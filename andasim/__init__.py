@@ -24,7 +24,8 @@ _LAZY = {
     "GeMM": "andasim.workload.gemm",
     "load_trace": "andasim.workload.trace",
     "load_card": "andasim.workload.card",
-    "simulate": "andasim.sim.simulate",
+    "simulate": "andasim.api",
+    "load_workload": "andasim.workload.loaders",
     "search_precision": "andasim.search.api",
     "sweep": "andasim.explore.api",
 }

@@ -170,7 +170,7 @@ def test_per_layer_byte_columns_sum_to_result_json(tmp_path):
 
 
 def test_summary_scales_units_and_names_the_peak(tmp_path):
-    from andasim.report.units import data_size, duration
+    from andasim.units import data_size, duration
 
     assert duration(523.426328) == "523.4 s" and data_size(4_056_799.1e6) == "4.06 TB"
     res = run_ok(tmp_path, "--hw", "anda", "--trace", "llama-7b", "--phase", "decode")
@@ -179,3 +179,56 @@ def test_summary_scales_units_and_names_the_peak(tmp_path):
     assert "DRAM-bound" in res.output and "roofline" in res.output
     latency = next(line for line in res.output.splitlines() if line.startswith("latency"))
     assert re.match(r"latency\s+\d{1,3}(\.\d+)? (s|ms|µs|h)  \([\d,]+ cycles\)$", latency), latency
+
+
+# --- finding 6: Python API -------------------------------------------------------------------------
+
+
+def test_simulate_takes_names_lists_and_objects_and_results_carry_energy():
+    import andasim
+    from andasim.hw.energy import estimate_energy
+
+    by_name = andasim.simulate("pe64", "llama7b", "anda-paper/wikitext2/1pct", seq_len=64)
+    hw, trace = andasim.load_hw("pe64"), andasim.load_trace("llama7b")
+    by_object = andasim.simulate(hw, trace, trace.profile("anda-paper/wikitext2/1pct"), seq_len=64)
+    by_list = andasim.simulate(hw, "llama-7b", [7, 6, 6, 6], seq_len=64)
+    by_default = andasim.simulate("pe64", "LLaMA7B", seq_len=64)
+    assert by_name.counters == by_object.counters == by_list.counters == by_default.counters
+    assert by_name.energy.total_j == estimate_energy(hw, by_name, tokens=64).total_j
+    assert by_name.area.total_mm2 > 0
+    assert len(repr(by_name)) < 200 and "pe64 on llama7b" in repr(by_name)
+    text = str(by_name.summary())
+    assert "energy" in text and "mm2" in text and by_name.summary()["cycles"] == by_name.cycles
+
+
+# --- finding 10: feedback on long work -------------------------------------------------------------
+
+
+def test_tp_without_out_says_nothing_was_written():
+    for extra in ([], ["--regime", "--format", "hybrid:k_frac=1/64"]):
+        res = invoke("tp", "--hw", "anda", "--trace", "llama2-7b", "--chips", "2", "--seq-len", "16",
+                     "--phase", "decode", "--precision", "6", *extra)
+        assert res.exit_code == 0, res.output
+        assert "no file written: give --out DIR or --json FILE" in res.output
+
+
+def test_trace_record_writes_into_a_folder_by_default(tmp_path):
+    from pathlib import Path
+
+    from andasim.cli.trace import DEFAULT_RECORD_DIR, record_path
+
+    assert record_path("smollm2-135m", None) == DEFAULT_RECORD_DIR / "smollm2-135m.npz"
+    assert DEFAULT_RECORD_DIR.parts[0] == "out"
+    assert record_path("/models/x.gguf", tmp_path) == tmp_path / "x.npz"
+    assert record_path("smollm2-135m", Path("my.npz")) == Path("my.npz")  # old usage, with a notice
+
+
+def test_search_says_what_it_does_before_the_first_evaluation(tmp_path):
+    res = invoke("search", "--trace", "SmolLM2-135M", "--tolerance", "1%", "--max-evals", "2",
+                 "--out", str(tmp_path / "s"), "--json", str(tmp_path / "s.json"))
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    first_eval = next(i for i, line in enumerate(lines) if "first the reference evaluation" in line)
+    assert lines[0].startswith("loading the evaluator") and first_eval < 3
+    assert (tmp_path / "s" / "profile.yaml").is_file()
+    assert json.loads((tmp_path / "s.json").read_text())["profile"]["mantissa_bits"]

@@ -260,3 +260,25 @@ def test_new_flags_refuse_bad_values_in_one_line(tmp_path, preset, extra, msg):
     assert r.exit_code == 2, r.output
     assert msg in r.output
     assert "Traceback" not in r.output
+
+
+def test_roofline_counts_flexgens_decompression_of_4bit_weights_and_cache():
+    """compression.py:146-200: 6 element-wise kernels, 13 bytes a value, on every weight each call
+    and on the whole cache each decode step; the flops model and flexgen-code ignore it."""
+    from andasim.system.offload.cost import Workload
+    from andasim.system.offload.roofline import DEQUANT_BYTES_PER_VALUE, roofline_compute_model
+
+    card, system, work = load_card("opt-6.7b"), load_system("t4-flexgen"), Workload(512, 32)
+    plain = roofline_compute_model(system, card, work)(72, 1)
+    deq = roofline_compute_model(system, card, work, dequant_weights=True, dequant_cache=True)(72, 1)
+    bw = system.memory_bandwidth_gib_per_s * GIB
+    params = sum(card.module_in_features(m) * card.module_out_features(m) for m in ("qkv", "o", "up", "down"))
+    assert DEQUANT_BYTES_PER_VALUE == 13
+    assert deq.decode_mm_s - plain.decode_mm_s == pytest.approx(13 * params / bw)
+    assert deq.decode_attn_device_s - plain.decode_attn_device_s == pytest.approx(
+        13 * 72 * (512 + 16) * 2 * card.kv_dim / bw)
+    assert deq.prefill_s - plain.prefill_s == pytest.approx(13 * params / bw)   # no cache read in prefill
+    kw = dict(compress_weight=True, compress_cache=True)
+    roof = evaluate_policy("opt-6.7b", "t4-flexgen", (100, 0, 100, 0, 100, 0), 72, 1, **kw)
+    flops = evaluate_policy("opt-6.7b", "t4-flexgen", (100, 0, 100, 0, 100, 0), 72, 1, compute="flops", **kw)
+    assert abs(roof.throughput_tok_per_s - 29.12) < abs(flops.throughput_tok_per_s - 29.12) / 2

@@ -34,7 +34,7 @@ def test_parse_m_bits_keeps_order(text: str, widths: list[int]) -> None:
 
 
 def test_cli_m_bits_runs_in_the_given_order_and_reports_it(tmp_path) -> None:
-    res = CliRunner().invoke(main, [*_TP, "--m-bits", "7,6,5,4", "--json", str(tmp_path / "r.json")])
+    res = CliRunner().invoke(main, [*_TP, "--precision", "7,6,5,4", "--json", str(tmp_path / "r.json")])
     assert res.exit_code == 0, res.output
     assert "qkv=7, o=6, up=5, down=4" in res.output
     report = json.loads((tmp_path / "r.json").read_text())
@@ -52,9 +52,9 @@ def test_cli_m_bits_runs_in_the_given_order_and_reports_it(tmp_path) -> None:
 
 @pytest.mark.parametrize("text", ["6,6", "7,6", "abc", "7,6,5,4,3", "", ",", "0", "17", "6,x,6,6", "1e3"])
 def test_cli_m_bits_refused_with_one_line(text: str) -> None:
-    res = CliRunner().invoke(main, [*_TP, "--m-bits", text])
+    res = CliRunner().invoke(main, [*_TP, "--precision", text])
     assert res.exit_code == 2, res.output
-    assert "--m-bits" in res.output and "Traceback" not in res.output
+    assert "--precision" in res.output and "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) == 1
 
 

@@ -13,6 +13,9 @@ import click
 
 from andasim import __version__
 from andasim.errors import AndasimInputError
+from andasim.startup import keep_scipy_out_of_numba_init
+
+keep_scipy_out_of_numba_init()  # numba's start-up would import scipy.linalg (0.2-0.4 s) for nothing
 
 # name -> (module, attribute, one-line help shown by `andasim --help`)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
@@ -25,6 +28,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "tp": ("andasim.cli.tp", "tp", "Tensor parallelism over N chips with compressed all-reduces."),
     "search": ("andasim.cli.search", "search",
                "Search Anda mantissa widths per module under an accuracy budget."),
+    "selftest": ("andasim.cli.selftest", "selftest",
+                 "Compile (once) and check every numba kernel; run after installing."),
     "sweep": ("andasim.cli.sweep", "sweep", "Sweep designs, workloads and precisions; Pareto fronts."),
 }
 

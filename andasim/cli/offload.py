@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from andasim.atomic_io import write_atomic
-from andasim.cli.threads_option import threads_option
+from andasim.cli import options
 
 
 def _pareto_csv(rows: list[dict[str, Any]]) -> str:
@@ -54,10 +54,10 @@ def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
     return names
 
 
-@click.command("offload", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--model", required=True, help="Model card name (e.g. opt-30b, opt-175b) or card YAML path.")
+@options.command("offload", old_spellings=[options.Alias("--anda-m", "--precision")])
+@options.trace_option(names=("--model",), dest="model", extra="Offloading uses its model card (the shapes).")
 @click.option("--preset", required=True,
-              help="System (tiers and links) YAML path or bundled preset: t4-flexgen, anda-system.")
+              help="System (tiers and links) YAML path or bundled preset: t4-flexgen, h200, anda-system.")
 @click.option("--prompt-len", type=int, default=512, show_default=True, help="Prompt length s.")
 @click.option("--gen-len", type=int, default=32, show_default=True, help="Generated tokens n.")
 @click.option("--percent", type=float, nargs=6, default=None, metavar="WG WC CG CC HG HC",
@@ -100,9 +100,8 @@ def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
               show_default=True,
               help="andasim: every feasible (gbs, nb), best = highest throughput then lowest latency "
                    "within 1%; flexgen: the released cost model's enumeration and early stop.")
-@click.option("--hw", default=None, help="Accelerator design for --compute engine (YAML or bundled name).")
-@click.option("--anda-m", type=int, default=None,
-              help="--compute engine: uniform Anda mantissa width (else the --trace default profile).")
+@options.hw_option(required=False, extra="The accelerator of --compute engine.")
+@options.precision_option(extra="--compute engine only; default: the --trace default profile.")
 @click.option("--alpha-g", type=float, default=None,
               help="Usable share of device memory (default 0.8; at most 1, or 10 with "
                    "--memory-model flexgen-code).")
@@ -112,12 +111,12 @@ def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
 @click.option("--max-num-gpu-batches", type=int, default=None, help="Search bound on nb (default: none).")
 @click.option("--hidden-on-disk", is_flag=True,
               help="Let the search put activations on disk (FlexGen's runtime cannot).")
-@click.option("--trace", default=None, help="Trace whose weight samples measure the 4-bit error.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Output folder: offload.json, and for --search pareto.csv/.png/.svg.")
-@click.option("--json", "json_file", default=None, type=click.Path(dir_okay=False),
-              help="Also write the report JSON here.")
-@threads_option()
+@options.trace_option(names=("--trace",), required=False,
+                      extra="Its weight samples measure the 4-bit error; its default profile sets the "
+                            "precision of --compute engine.")
+@options.out_option(extra="Gets offload.json, and for --search pareto.csv/.png/.svg.")
+@options.json_option()
+@options.threads_option()
 def offload(**kw: Any) -> None:
     """Model memory-limited inference as FlexGen does (Sheng et al., ICML 2023).
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -28,9 +29,9 @@ from andasim.errors import AndasimInputError
 REMOVED_IN = "0.2"
 
 HW_HELP = "Design: a bundled name (anda, pe64, fp_fp, ...; `andasim validate --list`) or a YAML path."
-TRACE_HELP = ("Workload: a bundled trace or model card (llama-7b or llama7b, opt-175b, smollm2-135m; "
-              "`andasim trace list`), a trace .npz, a card YAML, a Hugging Face config.json or a GeMM-list "
-              "CSV (name,M,K,N,module).")
+TRACE_HELP = ("A model: a bundled one in either spelling (llama-7b or llama7b, opt-175b, smollm2-135m; "
+              "`andasim trace list`) or a file: a trace .npz, a card YAML, a Hugging Face config.json or a "
+              "GeMM-list CSV (name,M,K,N,module).")
 PRECISION_HELP = ("Anda mantissa widths: a profile name of the trace, a profile YAML file (e.g. from "
                   "`andasim search`), M_qkv,M_o,M_up,M_down (e.g. 7,6,6,6) or one uniform M (e.g. 6).")
 OUT_HELP = "Output folder (created)."
@@ -49,10 +50,11 @@ def _help(shared: str, extra: str) -> str:
 # --- the options ----------------------------------------------------------------------------------
 
 
-def hw_option(*, multiple: bool = False, required: bool = True, default: Any = None, extra: str = "") -> F:
+def hw_option(*, multiple: bool = False, required: bool = True, default: Any = None, extra: str = "",
+              dest: str = "hw") -> F:
     """`--hw`: one design, or with `multiple` a repeatable option that also takes comma lists."""
     help_text = _help(HW_HELP + (REPEATABLE if multiple else ""), extra)
-    return click.option("--hw", "hw", multiple=multiple, required=required and default is None,
+    return click.option("--hw", dest, multiple=multiple, required=required and default is None,
                         default=default, metavar="NAME_OR_PATH", show_default=default is not None,
                         help=help_text)
 
@@ -65,23 +67,24 @@ def trace_option(*, multiple: bool = False, required: bool = True,
                         help=help_text)
 
 
-def precision_option(extra: str = "") -> F:
+def precision_option(extra: str = "", dest: str = "precision") -> F:
     """`--precision SPEC` (default: the trace's default profile)."""
-    return click.option("--precision", "precision", default=None, metavar="SPEC",
+    return click.option("--precision", dest, default=None, metavar="SPEC",
                         help=_help(PRECISION_HELP, extra or "Default: the trace's default profile."))
 
 
-def out_option(*, required: bool = True, extra: str = "") -> F:
-    """`--out DIR`: always a folder."""
+def out_option(*, required: bool = True, extra: str = "", legacy_file: bool = False) -> F:
+    """`--out DIR`: always a folder. `legacy_file`: the command used to take a file here and still
+    accepts an existing one for a release (it tells the user so)."""
     return click.option("--out", "out_dir", required=required, metavar="DIR",
-                        type=click.Path(file_okay=False, dir_okay=True),
+                        type=click.Path(file_okay=legacy_file, dir_okay=True, path_type=Path),
                         help=_help(OUT_HELP, extra))
 
 
 def json_option(extra: str = "") -> F:
     """`--json FILE`: a copy of the command's JSON report."""
     return click.option("--json", "json_file", default=None, metavar="FILE",
-                        type=click.Path(file_okay=True, dir_okay=False),
+                        type=click.Path(file_okay=True, dir_okay=False, path_type=Path),
                         help=_help(JSON_HELP, extra))
 
 
@@ -117,6 +120,14 @@ def resolve_trace(value: str) -> Any:
     from andasim.workload.loaders import load_workload
 
     return load_workload(value)
+
+
+def canonical_model(text: str) -> str:
+    """`text` in the canonical spelling when it names a bundled model (`SmolLM2-135M` -> `smollm2-135m`),
+    else unchanged (a path or a Hugging Face directory)."""
+    from andasim.workload.loaders import canonical_name
+
+    return canonical_name(text) or text
 
 
 def resolve_precision(spec: str | None, trace: Any, hw: Any | None = None) -> Any:

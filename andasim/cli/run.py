@@ -39,8 +39,6 @@ def run(hw: str, trace: str, precision: str | None, phase: str, seq_len: int, ba
       andasim run --hw anda --trace opt-175b --precision 6 --out out/opt175b
       andasim run --hw fp_fp --trace llama-7b --phase decode --out out/fp_decode
     """
-    from tqdm import tqdm
-
     from andasim.report.per_layer import per_layer_csv
     from andasim.report.run_report import (
         append_energy_columns,
@@ -56,16 +54,21 @@ def run(hw: str, trace: str, precision: str | None, phase: str, seq_len: int, ba
     workload = options.resolve_trace(trace)
     mods = tuple(m.strip() for m in modules.split(",") if m.strip())
     profile = options.resolve_precision(precision, workload, design)
-    bar = tqdm(total=0, desc="simulating distinct GeMMs", unit="gemm", file=sys.stderr, disable=None,
-               leave=False)
+    bar = None
+    if sys.stderr.isatty():  # tqdm would stay silent elsewhere; its import costs ~50 ms of start-up
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, desc="simulating distinct GeMMs", unit="gemm", file=sys.stderr, leave=False)
 
     def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
+        if bar is not None:
+            bar.total = total
+            bar.update(done - bar.n)
 
     result = simulate(design, workload, profile, phase=phase, seq_len=seq_len, batch=batch, kv_len=kv_len,
                       modules=mods, progress=progress)
-    bar.close()
+    if bar is not None:
+        bar.close()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     energy = energy_report(result, design)

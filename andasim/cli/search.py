@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from andasim.cli.threads_option import threads_option
+from andasim.cli import options
 from andasim.errors import AndasimInputError
 
 
@@ -18,10 +18,12 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int) -> int:
     return value
 
 
-@click.command("search")
-@click.option("--model", help="Causal LM for the perplexity evaluator: smollm2-135m, gemma3-270m, "
-              "qwen2.5-coder-0.5b, a local HF directory or a .gguf file (needs the models extra).")
-@click.option("--trace", "trace_name", help="Recorded trace (bundled name or .npz) for the proxy evaluator.")
+@options.command("search", old_spellings=[options.Alias("--seq-len", "--window")])
+@options.trace_option(names=("--model",), dest="model", required=False,
+                      extra="Here: the causal LM the perplexity evaluator runs: smollm2-135m, gemma3-270m, "
+                            "qwen2.5-coder-0.5b, a local HF directory or a .gguf file (models extra).")
+@options.trace_option(names=("--trace",), dest="trace_name", required=False,
+                      extra="Here: a trace with recorded activations for the proxy evaluator.")
 @click.option("--evaluator", type=click.Choice(["perplexity", "proxy"]),
               help="Default: perplexity with --model, proxy with --trace.")
 @click.option("--tolerance", required=True,
@@ -34,8 +36,9 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int) -> int:
               help="Budget N: accuracy evaluations (the reference evaluation is not counted).")
 @click.option("--calib-seqs", default=8, show_default=True, callback=_positive,
               help="Calibration windows (perplexity evaluator).")
-@click.option("--seq-len", default=512, show_default=True, callback=_positive,
-              help="Tokens per window, BOS included (perplexity evaluator).")
+@click.option("--window", "seq_len", default=512, show_default=True, callback=_positive,
+              help="Tokens per calibration and held-out window, BOS included (perplexity evaluator; as "
+                   "`trace record --window`).")
 @click.option("--eval-seqs", default=16, show_default=True, callback=_positive,
               help="Held-out windows for the final report (perplexity evaluator).")
 @click.option("--monotone/--no-monotone", default=True, show_default=True,
@@ -44,30 +47,33 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int) -> int:
               help="Improved search: per-layer refinement over this many blocks of layers (0 = off).")
 @click.option("--proxy-coefficients", type=click.Path(dir_okay=False),
               help="Proxy calibration YAML (default: the bundled SmolLM2-135M fit).")
-@threads_option(expose_value=True)
+@options.threads_option(expose_value=True)
 @click.option("--reuse", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Another search's journal with the same evaluator settings (e.g. another --tolerance or "
                    "--algorithm): its evaluations are replayed instead of recomputed. Repeatable.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="Output precision profile (YAML, for `andasim run --precision`).")
+@options.out_option(legacy_file=True,
+                    extra="Gets profile.yaml (for `--precision`) and its evaluation journal "
+                          "profile.yaml.journal.jsonl. (A path ending in .yaml is still taken as the profile "
+                          "file itself, deprecated.)")
+@options.json_option(extra="(the search result: best widths, BOPs reduction, reference and held-out metrics)")
 @click.option("--journal", type=click.Path(dir_okay=False),
-              help="Evaluation journal (JSONL); default: OUT with suffix .journal.jsonl. Rerunning the same "
+              help="Evaluation journal (JSONL); default: OUT/profile.yaml.journal.jsonl. Rerunning the same "
                    "command resumes from it without repeating evaluations.")
 def search(model: str | None, trace_name: str | None, evaluator: str | None, tolerance: str, algorithm: str,
            max_evals: int, calib_seqs: int, seq_len: int, eval_seqs: int, monotone: bool, refine_blocks: int,
-           proxy_coefficients: str | None, threads: int, reuse: tuple[str, ...], out: str,
-           journal: str | None) -> None:
+           proxy_coefficients: str | None, threads: int, reuse: tuple[str, ...], out_dir: Path,
+           json_file: Path | None, journal: str | None) -> None:
     """Search the mantissa widths [M_qkv, M_o, M_u, M_d] that minimise BOPs under an accuracy tolerance.
 
     \b
     Perplexity (real model, INT4 g128 weights, Anda activations):
-      andasim search --model smollm2-135m --tolerance 1% --out profile.yaml
+      andasim search --model smollm2-135m --tolerance 1% --out out/search
     Proxy (trace only, no model):
-      andasim search --trace smollm2-135m --evaluator proxy --tolerance 1% --out profile.yaml
+      andasim search --trace smollm2-135m --evaluator proxy --tolerance 1% --out out/search
 
-    One progress line per evaluation goes to stderr; every evaluation is journaled, so an
-    interrupted search resumes where it stopped. The profile is consumed by
-    `andasim run --precision profile.yaml`.
+    A progress bar per evaluation (one per window) and one line per finished evaluation go to
+    stderr; every evaluation is journaled, so an interrupted search resumes where it stopped. The
+    profile is consumed by `andasim run --precision out/search/profile.yaml` and `andasim compare`.
     """
     from andasim.search.algorithm import parse_tolerance, run_search
     from andasim.search.api import heldout_report, make_evaluator
@@ -77,14 +83,22 @@ def search(model: str | None, trace_name: str | None, evaluator: str | None, tol
         raise AndasimInputError(f"--refine-blocks must be >= 0, got {refine_blocks}")
     if algorithm == "published" and (refine_blocks or not monotone):
         raise AndasimInputError("--refine-blocks and --no-monotone apply to --algorithm improved only")
-    out_path = Path(out)
+    out_path = out_dir / "profile.yaml"
+    if out_dir.suffix in (".yaml", ".yml"):
+        click.echo(f"andasim: search --out {out_dir} as the profile file is deprecated and will be removed "
+                   f"in {options.REMOVED_IN}; --out is a folder (gets profile.yaml)", err=True)
+        out_path = out_dir
     journal_path = journal or str(out_path.with_name(out_path.name + ".journal.jsonl"))
     start = time.perf_counter()
+    if model is not None:
+        model = options.canonical_model(model)
+    what = " (model, corpus, INT4 weights)" if model else ""
+    click.echo(f"loading the evaluator{what} ...", err=True)
     ev, card = make_evaluator(model=model, trace=trace_name, evaluator=evaluator, calib_seqs=calib_seqs,
                               seq_len=seq_len, eval_seqs=eval_seqs, coefficients=proxy_coefficients,
                               threads=threads)
     click.echo(f"evaluator: {ev.metric_name} ({ev.describe().get('kind')}); δ = {delta:g}; "
-               f"algorithm {algorithm}; journal {journal_path}", err=True)
+               f"algorithm {algorithm}; journal {journal_path}; first the reference evaluation", err=True)
     result = run_search(ev, card, delta, algorithm=algorithm, max_evals=max_evals, journal_path=journal_path,
                         progress=lambda e: click.echo(e.progress_line(ev.metric_name), err=True),
                         monotone=monotone, refine_blocks=refine_blocks, n_layers=card.n_layers,
@@ -114,4 +128,13 @@ def search(model: str | None, trace_name: str | None, evaluator: str | None, tol
     profile.save(out_path)
     lines.append(f"wall time {time.perf_counter() - start:.1f} s (evaluations {result.eval_wall_s:.1f} s "
                  f"incl. journaled); profile written to {out_path}")
+    if json_file is not None:
+        from andasim.report.writers import write_json
+
+        write_json(json_file, {"profile": profile.to_dict(), "profile_file": str(out_path),
+                               "bops_reduction_vs_fp16_int4": result.best_bops_reduction,
+                               "reference_metric": result.reference_metric, "chosen_metric": best_eval.metric,
+                               "metric": ev.metric_name, "heldout": held, "evaluations": result.n_evaluations,
+                               "tolerance": delta, "algorithm": algorithm, "journal": journal_path})
+        lines.append(f"wrote {json_file}")
     click.echo("\n".join(lines))

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from andasim.cli.threads_option import threads_option
+from andasim.cli import options
 from andasim.errors import AndasimInputError
 from andasim.system.tp.collectives import COLLECTIVES
 from andasim.system.tp.model import SPLITS
@@ -27,23 +27,11 @@ def _int_list(text: str, what: str) -> list[int]:
     return sorted(set(values))
 
 
-def _precision(trace: Any, profile: str | None, m_bits: str | None) -> Any:
-    from andasim.workload.precision import parse_m_bits
-
-    named = trace.profile(profile) if profile is not None else None  # an unknown name is refused
-    if m_bits is not None:
-        return parse_m_bits(m_bits)
-    if named is not None or trace.default_profile is not None:
-        return named or trace.profile()
-    return None
-
-
-@click.command("tp", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--hw", "hw_name", required=True,
-              help="Hardware design: YAML path or bundled name (anda, pe64, ...).")
-@click.option("--trace", "trace_name", required=True,
-              help="Trace name or .npz path; its card gives the shapes, its recorded o/down inputs and "
-                   "weight samples (if any) give the error table.")
+@options.command("tp", old_spellings=[options.Alias("--profile", "--precision"),
+                                      options.Alias("--m-bits", "--precision")])
+@options.hw_option(dest="hw_name")
+@options.trace_option(dest="trace_name", extra="Its card gives the shapes, its recorded o/down inputs and "
+                                               "weight samples (if any) give the error table.")
 @click.option("--chips", default="8", show_default=True,
               help="N, or a comma list of N to sweep (e.g. 2,4,8,16).")
 @click.option("--collective", type=click.Choice(COLLECTIVES), default="allgather", show_default=True,
@@ -71,31 +59,27 @@ def _precision(trace: Any, profile: str | None, m_bits: str | None) -> Any:
 @click.option("--codec-pipeline-chunks", type=click.IntRange(min=1), default=1, show_default=True,
               help="What-if: cut each collective into C chunks whose encode, transfer and decode overlap "
                    "(EQuARX-style pipelining; 1 = one after the other).")
-@click.option("--profile", default=None, help="Precision profile name in the trace (default: its default).")
-@click.option("--m-bits", default=None,
-              help="Anda mantissa bits: one value or M_qkv,M_o,M_u,M_d (overrides --profile).")
+@options.precision_option(dest="precision_spec")
 @click.option("--error-chips", default=None, help="N list for the error table (default: --chips).")
 @click.option("--calib-frac", type=float, default=0.5, show_default=True,
               help="Share of the trace's tokens used to calibrate static payloads; the rest is held out.")
 @click.option("--chunk-tokens", type=int, default=64, show_default=True,
               help="Tokens per EMA min/max update.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for tp.json and the tp_latency_error PNG/SVG plot.")
-@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the JSON report here.")
+@options.out_option(required=False, extra="Gets tp.json and the tp_latency_error PNG/SVG plot (regime.json "
+                                         "with --regime). Without --out or --json nothing is written.")
+@options.json_option()
 @click.option("--no-plot", is_flag=True, help="Skip the plot.")
 @click.option("--regime", is_flag=True,
               help="Regime check instead: for each N in --chips, prefill (batch x --seq-len tokens) and "
                    "decode (batch tokens, context --seq-len), does --collective with the first compressed "
                    "--format beat BF16 on the same algorithm, and the best BF16 algorithm of the topology? "
                    "Writes regime.json to --out.")
-@threads_option()
+@options.threads_option()
 def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tuple[str, ...], phase: str,
        seq_len: int, batch: int, split: str, overlap: bool, topology: str | None,
        link_bw_gb_per_s: float | None, link_latency_ns: float | None, links_per_chip: int | None,
        full_duplex: bool | None, codec_ops_per_cycle: int | None, codec_pipeline_chunks: int,
-       profile: str | None, m_bits: str | None,
-       error_chips: str | None,
+       precision_spec: str | None, error_chips: str | None,
        calib_frac: float, chunk_tokens: int, out_dir: Path | None, json_file: Path | None,
        no_plot: bool, regime: bool) -> None:
     """Model N chips running the trace's model in Megatron tensor parallelism.
@@ -113,16 +97,14 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
 
     \b
     Example:
-      andasim tp --hw anda --trace smollm2-135m --m-bits 6 --chips 3 --error-chips 1,2,4,8 \\
+      andasim tp --hw anda --trace smollm2-135m --precision 6 --chips 3 --error-chips 1,2,4,8 \\
         --collective allgather --format bf16 --format hybrid:k_frac=1/64 --out out/tp
       andasim tp --hw anda --trace llama2-7b --chips 2,4,8,16 --format hybrid:k_frac=1/64 --regime
     """
-    from andasim.hw.config import load_hw
     from andasim.report.writers import write_json
     from andasim.system.tp.error import summarize, trace_error_table
     from andasim.system.tp.links import link_model
     from andasim.system.tp.model import simulate_tp
-    from andasim.workload.trace import load_trace
 
     for name, value in (("--seq-len", seq_len), ("--batch", batch), ("--chunk-tokens", chunk_tokens)):
         if value < 1:
@@ -130,14 +112,14 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
     chip_list = _int_list(chips, "--chips")
     err_chips = _int_list(error_chips, "--error-chips") if error_chips else chip_list
     fmt_list = list(formats) or (["bf16"] if collective == "ring_allreduce" else list(_DEFAULT_FORMATS))
-    hw = load_hw(hw_name)
+    hw = options.resolve_hw(hw_name)
     link = link_model(hw, topology=topology, link_bw_gb_per_s=link_bw_gb_per_s,
                       link_latency_ns=link_latency_ns, links_per_chip=links_per_chip, full_duplex=full_duplex)
-    trace = load_trace(trace_name)
-    precision = _precision(trace, profile, m_bits)
-    if precision is None and hw.activation_storage == "anda":
-        raise AndasimInputError(f"trace {trace.trace_id!r} has no precision profile and design {hw.name!r} "
-                                "stores Anda activations: give --m-bits (e.g. 6 or 6,5,6,7) or --profile")
+    trace = options.resolve_trace(trace_name)
+    if trace.card is None:
+        raise AndasimInputError(f"--trace {trace_name}: tensor parallelism splits a model's layers; a GeMM "
+                                "list has no model card (give a bundled model, a card YAML or a config.json)")
+    precision = options.resolve_precision(precision_spec, trace, hw)
     if regime:
         _regime(hw, trace, precision, link, chip_list, fmt_list, collective, seq_len, batch, split, overlap,
                 codec_ops_per_cycle, codec_pipeline_chunks, out_dir, json_file)
@@ -203,6 +185,8 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
     if json_file is not None:
         write_json(json_file, report)
         click.echo(f"wrote {json_file}")
+    if out_dir is None and json_file is None:
+        click.echo("(no file written: give --out DIR or --json FILE to keep the report)")
 
 
 def _describe_precision(precision: Any) -> str:

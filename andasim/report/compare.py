@@ -118,13 +118,15 @@ TIDY_COLUMNS = ("design", "design_label", "trace", "profile", "profile_bits", "l
                 "on_chip_energy_j", "area_mm2", "macs", "tokens", *(f"{m}_vs_baseline" for m in ALL_METRICS))
 
 
-def tidy_csv(runs: Sequence[RunSummary], cmp: Comparison) -> str:
-    """One row per (design, trace) run: its absolute figures and its ratios to the baseline."""
+def tidy_rows(runs: Sequence[RunSummary], cmp: Comparison) -> list[list[Any]]:
+    """One row per (design, trace) run in `TIDY_COLUMNS` order: absolute figures, ratios to the baseline."""
     ratios = cmp.per_model
-    rows = []
-    for r in runs:
-        rows.append([r.design, design_label(r.design), r.trace, r.profile or "",
-                     " ".join(map(str, r.profile_bits)) if r.profile_bits else "", r.latency_s, r.energy_j,
-                     r.on_chip_energy_j, r.area_mm2, exact(r.macs), r.tokens,
-                     *(ratios[m][r.design][r.trace] for m in ALL_METRICS)])
-    return csv_text(TIDY_COLUMNS, rows)
+    return [[r.design, design_label(r.design), r.trace, r.profile or "",
+             " ".join(map(str, r.profile_bits)) if r.profile_bits else "", r.latency_s, r.energy_j,
+             r.on_chip_energy_j, r.area_mm2, exact(r.macs), r.tokens,
+             *(ratios[m][r.design][r.trace] for m in ALL_METRICS)] for r in runs]
+
+
+def tidy_csv(runs: Sequence[RunSummary], cmp: Comparison) -> str:
+    """comparison.csv: `tidy_rows` under a header."""
+    return csv_text(TIDY_COLUMNS, tidy_rows(runs, cmp))

@@ -142,7 +142,7 @@ def limiting_factor(counters: dict[str, float]) -> tuple[str, float]:
 def terminal_summary(result: Any, hw: HardwareConfig, trace: Any, profile: Any, report: EnergyReport,
                      written: list[Any]) -> str:
     """What `andasim run` prints: scaled units, utilization against a named peak, the limiting factor."""
-    from andasim.report.units import data_size, duration, scaled
+    from andasim.units import data_size, duration, scaled
 
     inp = result.inputs
     s = result.summary()

@@ -41,9 +41,9 @@ def make_evaluator(*, model: str | None = None, trace: Any = None, evaluator: st
     if trace is None:
         raise AndasimInputError("--evaluator proxy needs --trace (the proxy reads recorded activations)")
     from andasim.search.evaluators.proxy import ProxyEvaluator, load_coefficients
-    from andasim.workload.trace import load_trace
+    from andasim.workload.loaders import load_workload
 
-    tr = load_trace(trace) if isinstance(trace, str | Path) else trace
+    tr = load_workload(trace)
     coeffs, provenance = load_coefficients(coefficients) if coefficients else load_coefficients()
     return ProxyEvaluator(tr, coeffs, provenance), tr.card
 

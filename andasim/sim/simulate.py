@@ -49,6 +49,8 @@ def simulate(hw: HardwareConfig, workload: Any, precision: PrecisionProfile | No
              progress: Callable[[int, int], None] | None = None) -> Result:
     """Simulate `workload` (a Trace, a ModelCard or a list of GeMMs) on `hw`.
 
+    Typed values only (this layer reads no files); `andasim.simulate` also takes names and lists.
+
     `precision` gives the Anda mantissa width per FP-INT module; it is required for the Anda
     design and echoed (but unused) for the FP16-storage baselines. For a trace or card, `modules`
     defaults to qkv, o, up, down; add qk, pv, lm_head or `vector` (norms, softmax, activations) to
@@ -147,4 +149,4 @@ def simulate(hw: HardwareConfig, workload: Any, precision: PrecisionProfile | No
         "phase": phase, "seq_len": seq_len, "batch": batch, "kv_len": kv_len,
         "modules": list(modules),
     }
-    return Result(inputs=inputs, freq_mhz=hw.freq_mhz, entries=entries, counters=counters)
+    return Result(inputs=inputs, freq_mhz=hw.freq_mhz, entries=entries, counters=counters, hw=hw)

@@ -109,6 +109,20 @@ def _bundled_trace(canonical: str) -> str | None:
     return next((name for name in bundled_trace_names() if name_key(name) == key), None)
 
 
+def bundled_listing() -> list[dict[str, Any]]:
+    """Each bundled model once: canonical name, the other spellings accepted, and its label."""
+    from andasim.workload.trace import read_header
+
+    rows = []
+    for name in workload_names():
+        trace_file = _bundled_trace(name)
+        also = sorted({t for t in (trace_file,) if t and t != name})
+        label = (read_header(trace_file)["label"] if trace_file is not None
+                 else "shape-only: bundled model card (no activations, no profiles)")
+        rows.append({"name": name, "also": also, "label": label})
+    return rows
+
+
 def load_workload(spec: str | Path | Workload) -> Workload:
     """A bundled trace or card by name (either spelling) or a file by suffix; objects pass through."""
     if not isinstance(spec, str | Path):

@@ -117,44 +117,35 @@ def load_profile(path: Path | str) -> PrecisionProfile:
     return PrecisionProfile.from_dict(load_strict_yaml(path), file=str(path))
 
 
-_LIST_RE = re.compile(r"^\s*\d+\s*(,\s*\d+\s*){3}$")
-_ONE_RE = re.compile(r"^\s*\d+\s*$")
+_NUMERIC_RE = re.compile(r"^[\d\s,]+$")
 PRECISION_FORMS = "a profile name, a profile YAML file, M_qkv,M_o,M_up,M_down (e.g. 7,6,6,6) or one uniform M"
 
 
 def resolve_precision(spec: str | PrecisionProfile | list[int] | tuple[int, ...] | int,
                       profiles: dict[str, PrecisionProfile] | None = None,
-                      owner: str = "the workload") -> PrecisionProfile:
+                      owner: str = "the workload", option: str = "--precision") -> PrecisionProfile:
     """Whatever `--precision` accepts, as a profile: a name among `profiles`, a YAML file,
     `M_qkv,M_o,M_up,M_down`, one uniform `M`, or a profile object / list of four widths.
 
-    `owner` names where `profiles` come from (for the error message).
+    `owner` names where `profiles` come from (for the error message). Widths keep the order
+    written (the paper's M_qkv, M_o, M_u, M_d), see `parse_m_bits`.
     """
     profiles = profiles or {}
     if isinstance(spec, PrecisionProfile):
         return spec
-    if isinstance(spec, int) and not isinstance(spec, bool):
-        spec = str(spec)
-    if isinstance(spec, list | tuple):
-        bits, label = [int(b) for b in spec], ",".join(map(str, spec))
-        if len(bits) == 1:
-            bits = bits * 4
-    elif not isinstance(spec, str):
-        raise AndasimInputError(f"--precision: expected {PRECISION_FORMS}, got {type(spec).__name__}")
-    elif spec in profiles:
+    if isinstance(spec, list | tuple) or (isinstance(spec, int) and not isinstance(spec, bool)):
+        spec = ",".join(map(str, spec)) if isinstance(spec, list | tuple) else str(spec)
+    if not isinstance(spec, str):
+        raise AndasimInputError(f"{option}: expected {PRECISION_FORMS}, got {type(spec).__name__}")
+    if spec in profiles:
         return profiles[spec]
-    elif _LIST_RE.match(spec) or _ONE_RE.match(spec):
-        bits = [int(x) for x in spec.split(",")]
-        label = ",".join(map(str, bits))
-        bits = bits * 4 if len(bits) == 1 else bits
-    elif Path(spec).is_file():
+    if _NUMERIC_RE.match(spec):
+        bits = parse_m_bits(spec, option).as_list()
+        label = ",".join(p.strip() for p in spec.split(","))
+        return PrecisionProfile.from_list(bits, name=f"custom:{label}", source=f"command line {option}")
+    if Path(spec).is_file():
         return load_profile(spec)
-    else:
-        names = ", ".join(sorted(profiles)) or "none"
-        hint = did_you_mean(spec, profiles) if profiles else ""
-        where = "no such file" if spec.endswith((".yaml", ".yml")) else f"not a profile of {owner} ({names})"
-        raise AndasimInputError(f"--precision {spec!r}: {where};{hint} valid: {PRECISION_FORMS}")
-    try:
-        return PrecisionProfile.from_list(bits, name=f"custom:{label}", source="command line --precision")
-    except ValueError as exc:
-        raise AndasimInputError(f"--precision {label}: {exc}") from None
+    names = ", ".join(sorted(profiles)) or "none"
+    hint = did_you_mean(spec, profiles) if profiles else ""
+    where = "no such file" if spec.endswith((".yaml", ".yml")) else f"not a profile of {owner} ({names})"
+    raise AndasimInputError(f"{option} {spec[:40]!r}: {where};{hint} valid: {PRECISION_FORMS}")

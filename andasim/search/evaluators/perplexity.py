@@ -19,10 +19,12 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import sys
 from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from andasim.errors import AndasimInputError
 from andasim.formats.intq import int_weights, int_weights_dequantize
@@ -124,10 +126,12 @@ class PerplexityEvaluator(Evaluator):
 
     def _perplexity(self, windows: torch.Tensor, profile: PrecisionProfile | None) -> float:
         self._profile = profile
+        label = "reference" if profile is None else ",".join(map(str, profile.as_list()))
         nll, count = 0.0, 0
         try:
             with torch.no_grad():
-                for row in windows:
+                for row in tqdm(windows, desc=f"ppl {label}", unit="window", file=sys.stderr, leave=False,
+                                disable=None):
                     ids = row[None]
                     logits = self.model(input_ids=ids, use_cache=False).logits[0, :-1].float()
                     nll += float(torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum"))

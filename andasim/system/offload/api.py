@@ -45,7 +45,6 @@ from andasim.system.offload.formats import FLEXGEN_INT4, native_overhead, tensor
 from andasim.system.offload.placement import PLACEMENTS, realised_weight_fractions
 from andasim.system.offload.search import ENUMERATIONS, SELECTION_RULES, search, solve_placement
 from andasim.system.offload.tiers import GIB, SystemConfig, load_system
-from andasim.workload.card import load_card
 
 COMPUTE_MODES = ("auto", "flops", "roofline", "engine")
 COMPRESSION_MODELS = ("andasim", "flexgen-code")
@@ -89,6 +88,7 @@ class OffloadRequest:
     hidden_on_disk: bool = False
     trace: str | None = None
     anda_m: int | None = None    # engine mode: uniform activation mantissa width (else the trace's profile)
+    precision: str | None = None  # engine mode: anything --precision accepts (overrides anda_m)
 
 
 def _formats(req: OffloadRequest) -> tuple[str, str, str]:
@@ -120,8 +120,8 @@ def _check_request(req: OffloadRequest) -> None:
                                 "--cache-format and --act-format or use --compression-model andasim")
     if req.compute == "engine" and not req.hw:
         raise AndasimInputError("--compute engine needs --hw (an accelerator design, e.g. anda)")
-    if req.compute != "engine" and (req.hw or req.anda_m is not None):
-        raise AndasimInputError("--hw and --anda-m are only used with --compute engine")
+    if req.compute != "engine" and (req.hw or req.anda_m is not None or req.precision is not None):
+        raise AndasimInputError("--hw and --precision are only used with --compute engine")
     if req.search:
         if req.percent is not None or req.gpu_batch_size or req.num_gpu_batches:
             raise AndasimInputError("--search chooses the policy: do not also give --percent, "
@@ -146,28 +146,38 @@ def compute_mode(req: OffloadRequest, system: SystemConfig) -> str:
 
 
 def _compute_model(req: OffloadRequest, system: SystemConfig, card, shape: OffloadShape,
-                   work: Workload, weight_spec: str) -> tuple[ComputeModel, dict[str, Any]]:
+                   work: Workload, weight_spec: str, bits: TensorBits) -> tuple[ComputeModel, dict[str, Any]]:
     mode = compute_mode(req, system)
     if mode == "flops":
         return flop_compute_model(system, shape, work), {"mode": "flops"}
     if mode == "roofline":
         from andasim.system.offload.roofline import roofline_compute_model
 
-        return roofline_compute_model(system, card, work), {
+        # integer formats are dequantized before compute, as FlexGen's runtime does
+        deq_w = bits.weight_spec.startswith("int:") and bits.dequant_workspace
+        deq_kv = bits.kv_spec.startswith("int:")
+        return roofline_compute_model(system, card, work, dequant_weights=deq_w, dequant_cache=deq_kv), {
             "mode": "roofline", "memory_bandwidth_gib_per_s": system.memory_bandwidth_gib_per_s,
-            "kernel_overhead_us": system.kernel_overhead_us}
+            "kernel_overhead_us": system.kernel_overhead_us,
+            "dequantize_before_compute": {"weights": deq_w, "kv_cache": deq_kv}}
     from andasim.system.offload.engine import engine_compute_model
     from andasim.workload.precision import PrecisionProfile
 
     precision = None
-    if req.anda_m is not None:
+    if req.precision is not None:
+        from andasim.workload.loaders import load_workload
+        from andasim.workload.precision import resolve_precision
+
+        profiles = load_workload(req.trace).profiles if req.trace else {}
+        precision = resolve_precision(req.precision, profiles, owner=f"trace {req.trace}")
+    elif req.anda_m is not None:
         if isinstance(req.anda_m, bool) or not 1 <= req.anda_m <= 16:
             raise AndasimInputError(f"--anda-m must be an integer in 1..16, got {req.anda_m!r}")
         precision = PrecisionProfile.from_list([req.anda_m] * 4, name=f"uniform-m{req.anda_m}",
                                                source="--anda-m")
     elif req.trace:
-        from andasim.workload.trace import load_trace
-        tr = load_trace(req.trace)
+        from andasim.workload.loaders import load_workload
+        tr = load_workload(req.trace)
         if tr.default_profile is not None:
             precision = tr.profiles[tr.default_profile]
     return engine_compute_model(req.hw or "", card, work, system, weight_spec=weight_spec,
@@ -236,9 +246,19 @@ def _bits(req: OffloadRequest, shape: OffloadShape, compute_mode_: str) -> Tenso
     return tensor_bits(shape, w_spec, a_spec, kv_spec, dequant_workspace=compute_mode_ != "engine")
 
 
+def model_card(model: str) -> Any:
+    """The model card of `model`: any name or file `--model`/`--trace` accepts (llama-7b or llama7b, ...)."""
+    from andasim.workload.loaders import load_workload
+
+    card = load_workload(model).card
+    if card is None:
+        raise AndasimInputError(f"--model {model}: offloading needs a model's layers; a GeMM list has none")
+    return card
+
+
 def _setup(req: OffloadRequest) -> _Setup:
     _check_request(req)
-    card = load_card(req.model)
+    card = model_card(req.model)
     shape = OffloadShape.from_card(card)
     max_alpha = MAX_ALPHA_FLEXGEN_CODE if req.memory_model == "flexgen-code" else 1.0
     system = load_system(req.preset).with_relaxation(req.alpha_g, req.alpha_c, req.alpha_n,
@@ -246,7 +266,7 @@ def _setup(req: OffloadRequest) -> _Setup:
     work = Workload(req.prompt_len, req.gen_len)
     w_spec, _, _ = _formats(req)
     bits = _bits(req, shape, compute_mode(req, system))
-    compute, compute_info = _compute_model(req, system, card, shape, work, w_spec)
+    compute, compute_info = _compute_model(req, system, card, shape, work, w_spec, bits)
     compute_info["requested"] = req.compute
     return _Setup(card, shape, system, work, bits, compute, compute_info)
 
@@ -332,9 +352,9 @@ def run_offload(req: OffloadRequest, progress: Callable[[Iterable], Iterable] | 
                 "prefill": _r(ov.weight_native_prefill / rate),
                 "decode_step": _r((ov.weight_native_decode_step + ov.kv_native_decode_step) / rate)}
     if req.trace:
-        from andasim.workload.trace import load_trace
+        from andasim.workload.loaders import load_workload
         specs = tuple(dict.fromkeys(s for s in (w_spec, FLEXGEN_INT4) if s.startswith("int:")))
-        report["weight_error"] = weight_error(load_trace(req.trace), specs)
+        report["weight_error"] = weight_error(load_workload(req.trace), specs)
     return report
 
 

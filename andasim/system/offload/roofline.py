@@ -19,6 +19,14 @@ the layer once per GPU batch, reading its weights each time). Kernels, all FP16 
   write of the new tokens (2 kv_dim values a token). Their FLOP rate is the phase's mm rate;
   at <= 8 FLOPs per 4 bytes they are bandwidth bound on any preset.
 
+- decompression, when weights or cache are stored as 4-bit groups and dequantized before
+  compute (FlexGen's runtime, `compression.py:146-200` `decompress`, called on every weight in
+  each mha/mlp call and on the whole K/V cache in each decode step, `pytorch_backend.py:303-306,
+  373-376, 405-406, 572-573`): per value two unpack kernels (shift / mask: read the packed
+  0.5 B, write 0.5 B, then a strided copy reading 0.5 B into 1 B of the FP16 output) and two
+  in-place FP16 kernels (divide by the scale, add the minimum: read 2 B, write 2 B each),
+  13 bytes and 6 kernels in all. The compression of the new tokens' K/V is not counted.
+
 Decode uses FlexGen's average cache length s + n/2. CPU attention keeps FlexGen's host FLOP
 model (cpu_flops with its non-linear correction).
 """
@@ -35,6 +43,10 @@ from andasim.workload.card import ModelCard
 FP16_BYTES = 2
 NORM_FLOPS_PER_VALUE = 8      # mean, variance, normalise, scale, shift [assumption, order of magnitude]
 SOFTMAX_FLOPS_PER_VALUE = 5   # max, subtract, exp, sum, divide [assumption]
+# FlexGen's decompress of 4-bit groups, per value: 2 x (0.5 + 0.5 + 0.5 + 1) B unpack + 2 x (2 + 2) B
+DEQUANT_BYTES_PER_VALUE = 2 * (0.5 + 0.5 + 0.5 + 1.0) + 2 * (2.0 + 2.0)
+DEQUANT_KERNELS = 6
+DEQUANT_FLOPS_PER_VALUE = 2   # divide, add
 
 
 @dataclass(frozen=True)
@@ -48,11 +60,21 @@ class Kernel:
         return max(self.flops / self.rate_flop_per_s, self.bytes / bandwidth_b_per_s) + overhead_s
 
 
-def layer_kernels(card: ModelCard, system: SystemConfig, phase: str, gbs: int, seq: int, kv_len: int
+def _dequant(name: str, values: float, rate: float) -> list[Kernel]:
+    """FlexGen's decompress of `values` 4-bit values as its 6 element-wise kernels."""
+    per = values / DEQUANT_KERNELS
+    return [Kernel(f"{name}{i}", DEQUANT_FLOPS_PER_VALUE * per, DEQUANT_BYTES_PER_VALUE * per, rate)
+            for i in range(DEQUANT_KERNELS)]
+
+
+def layer_kernels(card: ModelCard, system: SystemConfig, phase: str, gbs: int, seq: int, kv_len: float,
+                  *, dequant_weights: bool = False, dequant_cache: bool = False
                   ) -> tuple[list[Kernel], list[Kernel]]:
     """(projection + non-GEMM kernels, attention kernels) of one layer for one GPU batch.
 
     seq is the new tokens per sequence (s in prefill, 1 in decode); kv_len the keys attended.
+    dequant_weights / dequant_cache add FlexGen's decompression of 4-bit weights (each call) and,
+    in decode, of the cached K/V (module docstring).
     """
     h, q, kv, f, nh = card.hidden, card.q_dim, card.kv_dim, card.ffn, card.n_heads
     t = gbs * seq
@@ -68,16 +90,21 @@ def layer_kernels(card: ModelCard, system: SystemConfig, phase: str, gbs: int, s
     proj += [Kernel(f"residual{i}", t * h, 3 * b * t * h, mm) for i in range(2)]
     proj.append(Kernel("activation", t * f, b * t * (act_in + f), mm))
     proj.append(Kernel("kv_write", 0.0, b * t * 2 * kv, mm))
+    if dequant_weights:
+        proj += _dequant("dequant_w", sum(k * n for _, k, n in gemms), mm)
     scores = gbs * nh * seq * kv_len
     attn = [
         Kernel("qk", 2.0 * t * kv_len * q, b * (t * q + gbs * kv_len * kv + scores), bmm),
         Kernel("softmax", SOFTMAX_FLOPS_PER_VALUE * scores, 2 * b * scores, bmm),
         Kernel("pv", 2.0 * t * kv_len * q, b * (scores + gbs * kv_len * kv + t * q), bmm),
     ]
+    if dequant_cache and phase == "decode":
+        attn = _dequant("dequant_kv", gbs * kv_len * 2 * kv, bmm) + attn
     return proj, attn
 
 
-def roofline_compute_model(system: SystemConfig, card: ModelCard, work: Workload) -> ComputeModel:
+def roofline_compute_model(system: SystemConfig, card: ModelCard, work: Workload, *,
+                           dequant_weights: bool = False, dequant_cache: bool = False) -> ComputeModel:
     """A `ComputeModel` from the roofline of every kernel; needs compute.memory_bandwidth_gib_per_s."""
     if system.memory_bandwidth_gib_per_s is None:
         raise AndasimInputError(
@@ -95,8 +122,9 @@ def roofline_compute_model(system: SystemConfig, card: ModelCard, work: Workload
 
     def per_gbs(gbs: int) -> tuple[float, float, float]:
         if gbs not in cache:
-            pre_proj, pre_attn = layer_kernels(card, system, "prefill", gbs, s, s)
-            dec_proj, dec_attn = layer_kernels(card, system, "decode", gbs, 1, kv_avg)
+            deq = {"dequant_weights": dequant_weights, "dequant_cache": dequant_cache}
+            pre_proj, pre_attn = layer_kernels(card, system, "prefill", gbs, s, s, **deq)
+            dec_proj, dec_attn = layer_kernels(card, system, "decode", gbs, 1, kv_avg, **deq)
             cache[gbs] = (total(pre_proj) + total(pre_attn), total(dec_proj), total(dec_attn))
         return cache[gbs]
 
