@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 from pathlib import Path
@@ -12,46 +11,6 @@ import click
 
 from andasim.atomic_io import write_atomic
 from andasim.cli import options
-
-
-def _pareto_csv(rows: list[dict[str, Any]]) -> str:
-    from andasim.report.writers import csv_text
-
-    return csv_text(["gpu_batch_size", "num_gpu_batches", "latency_s", "generation_throughput_tok_per_s",
-                     "wg", "wc", "cg", "cc", "hg", "hc"],
-                    [[r["gpu_batch_size"], r["num_gpu_batches"], r["latency_s"],
-                      r["generation_throughput_tok_per_s"], *r["percent_flexgen"]] for r in rows])
-
-
-def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = report["pareto"]
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    ax.plot([r["latency_s"] for r in rows], [r["generation_throughput_tok_per_s"] for r in rows], "o-", ms=3)
-    best = report["policy"]
-    ax.plot([best["latency_s"]], [best["generation_throughput_tok_per_s"]], "r*", ms=10, label="best")
-    ax.set_xscale("log")
-    ax.set_xlabel("latency T (s, one block of bls sequences)")
-    ax.set_ylabel("generation throughput (tokens/s)")
-    inp = report["inputs"]
-    ax.set_title(f"{inp['model']} on {inp['system']['name']}, s={inp['prompt_len']} n={inp['gen_len']} "
-                 f"({inp['overlap_model']} overlap)", fontsize=9)
-    ax.legend(fontsize=8)
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    names = []
-    for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None})):
-        path = out / f"pareto.{ext}"
-        buf = io.BytesIO()
-        fig.savefig(buf, format=ext, dpi=150, metadata=meta)
-        write_atomic(path, buf.getvalue())
-        names.append(path.name)
-    plt.close(fig)
-    return names
 
 
 @options.command("offload", old_spellings=[options.Alias("--anda-m", "--precision")])
@@ -150,8 +109,10 @@ def offload(**kw: Any) -> None:
     write_atomic(out / "offload.json", data)
     written = ["offload.json"]
     if "pareto" in report:
-        write_atomic(out / "pareto.csv", _pareto_csv(report["pareto"]))
-        written += ["pareto.csv", *_pareto_plot(report, out)]
+        from andasim.report.offload_figures import pareto_csv, plot_pareto
+
+        write_atomic(out / "pareto.csv", pareto_csv(report["pareto"]))
+        written += ["pareto.csv", *(p.name for p in plot_pareto(report, out))]
     if json_file:
         write_atomic(json_file, data)
     pol = report["policy"]

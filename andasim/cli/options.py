@@ -28,10 +28,11 @@ from andasim.errors import AndasimInputError
 
 REMOVED_IN = "0.2"
 
-HW_HELP = "Design: a bundled name (anda, pe64, fp_fp, ...; `andasim validate --list`) or a YAML path."
+HW_HELP = ("Design: a bundled name (anda, pe64, fp_fp, ...; `andasim validate --list`), a YAML path or a "
+           "SCALE-Sim .cfg.")
 TRACE_HELP = ("A model: a bundled one in either spelling (llama-7b or llama7b, opt-175b, smollm2-135m; "
-              "`andasim trace list`) or a file: a trace .npz, a card YAML, a Hugging Face config.json or a "
-              "GeMM-list CSV (name,M,K,N,module).")
+              "`andasim trace list`) or a file: a trace .npz, a card YAML, a Hugging Face config.json, a "
+              "GeMM-list CSV (name,M,K,N,module) or a SCALE-Sim topology CSV (GEMM or convolution form).")
 PRECISION_HELP = ("Anda mantissa widths: a profile name of the trace, a profile YAML file (e.g. from "
                   "`andasim search`), M_qkv,M_o,M_up,M_down (e.g. 7,6,6,6) or one uniform M (e.g. 6).")
 OUT_HELP = "Output folder (created)."
@@ -109,7 +110,8 @@ def split_values(option: str, values: str | Sequence[str]) -> list[str]:
 
 
 def resolve_hw(value: str) -> Any:
-    """A design by bundled name or YAML path (a missing path is an error, never the stock design)."""
+    """A design by bundled name, YAML path or SCALE-Sim .cfg (a missing path is an error, never the stock
+    design)."""
     from andasim.hw.config import load_hw
 
     return load_hw(value)

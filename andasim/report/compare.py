@@ -16,7 +16,7 @@ from typing import Any
 from andasim.errors import AndasimInputError
 from andasim.report import figures
 from andasim.report.comparison import ALL_METRICS, Comparison, RunSummary, compare, comparison_table
-from andasim.report.designs import design_label, design_looks, model_label
+from andasim.report.designs import design_label, model_label, published_marks
 from andasim.report.per_layer import exact
 from andasim.report.sweep import Sweep
 from andasim.report.writers import csv_text, dumps_json, write_text
@@ -80,15 +80,14 @@ def run_comparison(out_dir: Path | str, sweep: Sweep, *, designs: Sequence[str],
     w = sweep.workload
     note = (f"{_provenance_note(runs)}. {w.phase}, {w.seq_len} tokens, batch {w.batch}, "
             f"GeMMs {'+'.join(w.modules)}; profile {profile or 'trace default'}.")
-    looks = design_looks({d: sweep.hw(d).name for d in designs})  # labels from names, not paths
-    figures.plot_comparison(cmp, fig_dir, "comparison", note=note, looks=looks,
-                            title=f"Designs over {looks[baseline][0]}, profile {profile or 'default'}")
+    figures.plot_comparison(cmp, fig_dir, "comparison", note=note, published=published_marks(cmp),
+                            title=f"Designs over {design_label(baseline)}, profile {profile or 'default'}")
     for trace in traces:
         trace_runs = [r for r in runs if r.trace == trace]
         figures.plot_energy_breakdown(trace_runs, fig_dir, f"energy_breakdown_{trace}", note=note,
-                                      title=f"{model_label(trace)}: energy by category", looks=looks)
+                                      title=f"{model_label(trace)}: energy by category")
         figures.plot_layer_cycles(trace_runs, fig_dir, f"layer_cycles_{trace}", note=note,
-                                  title=f"{model_label(trace)}: cycles per decoder layer", looks=looks)
+                                  title=f"{model_label(trace)}: cycles per decoder layer")
     anda_runs = [r for r in runs if r.profile_bits is not None]
     if anda_runs:
         heat = {f"profile {profile or 'default'}": {model_label(r.trace): list(r.profile_bits or ())
@@ -101,7 +100,7 @@ def run_comparison(out_dir: Path | str, sweep: Sweep, *, designs: Sequence[str],
                               note="Every evaluated combination from the given search journals.")
     text = "".join(comparison_table(cmp, m) + "\n" for m in ALL_METRICS)
     data = {"workload": w.to_dict(), "profile": profile, "baseline": baseline, "designs": list(designs),
-            "design_labels": {d: looks[d][0] for d in designs}, "traces": list(traces),
+            "design_labels": {d: design_label(d) for d in designs}, "traces": list(traces),
             "cost_tables": {d: sweep.hw(d).cost_table for d in designs},
             "ratios": cmp.to_dict(), "runs": [r.to_dict() | {"gemm_cycles": None} for r in runs],
             "journals": [str(p) for p in journals],

@@ -7,8 +7,9 @@ that every figure lists them the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 # The seven designs of the Anda paper's system evaluation (§4.1), in the paper's order.
 PAPER_DESIGNS = ("fp_fp", "fp_int", "ifpu", "figna", "figna_m11", "figna_m8", "anda")
@@ -39,9 +40,13 @@ _DESIGN_COLOURS = {
     "figna_m11": OKABE_ITO["reddish_purple"],
     "figna_m8": OKABE_ITO["blue"],
     "anda": OKABE_ITO["vermillion"],
-    "pe64": OKABE_ITO["yellow"],
+    "pe64": "#882255",  # Tol's wine: Okabe–Ito yellow nearly vanishes as a line on white
 }
-_FALLBACK = list(OKABE_ITO.values())
+# Colours for designs beyond the eight above: Paul Tol's "muted" scheme (colour-blind safe,
+# https://personal.sron.nl/~pault/), so that ten or more designs in one figure never repeat a colour.
+TOL_MUTED = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
+             "#AA4499")
+_FALLBACK = [*(c for n, c in OKABE_ITO.items() if n != "yellow"), *TOL_MUTED, OKABE_ITO["yellow"]]
 
 # Energy categories of the breakdown figures.
 CATEGORY_LABELS = {"compute": "Compute (PEs, BPC, vector unit, control)", "sram": "On-chip SRAM",
@@ -57,13 +62,32 @@ PAPER_MODELS = {
 }
 
 
+# The Anda paper's averages of Anda over FP-FP (abstract); figures mark them beside the simulated ones.
+PUBLISHED_AVERAGES = {"speedup": 2.4, "area_efficiency": 4.0, "energy_efficiency": 3.1}
+PUBLISHED_SOURCE = "Fang et al., Anda, HPCA 2025 (arXiv 2411.15982), abstract"
+
+
+def published_marks(cmp: Any) -> dict[str, tuple[str, float]]:
+    """The published averages to mark on a comparison: only for Anda over FP-FP."""
+    if cmp.baseline != "fp_fp" or "anda" not in cmp.designs:
+        return {}
+    return {metric: ("anda", value) for metric, value in PUBLISHED_AVERAGES.items()}
+
+
 def design_label(name: str) -> str:
-    """Full display name of a design (its config name when andasim does not know it)."""
+    """Full display name of a design; a design given as a YAML path is named by its file stem."""
+    if name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name:
+        stem = name.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        return DESIGN_LABELS.get(stem, stem)
     return DESIGN_LABELS.get(name, name)
 
 
-def design_colour(name: str, index: int = 0) -> str:
-    return _DESIGN_COLOURS.get(name, _FALLBACK[index % len(_FALLBACK)])
+def design_colours(names: list[str] | tuple[str, ...]) -> list[str]:
+    """One distinct colour per design of a figure: the fixed colour of a known design, the next
+    unused colour of the Okabe–Ito + Tol palettes otherwise (up to 17 designs without a repeat)."""
+    fixed = [_DESIGN_COLOURS.get(n) for n in names]
+    free = iter(c for c in _FALLBACK if c not in fixed)
+    return [c if c is not None else next(free, _FALLBACK[i % len(_FALLBACK)]) for i, c in enumerate(fixed)]
 
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
@@ -71,28 +95,19 @@ _HATCHES = ("", "//", "..", "xx", "\\\\", "oo")
 
 
 def design_styles(names: list[str] | tuple[str, ...]) -> dict[str, dict[str, str]]:
-    """A distinct (colour, marker, hatch) per design, for any number of designs.
+    """A colour, a marker and a bar hatch per design, for scatter and line figures of any size.
 
-    Paper designs keep their fixed Okabe–Ito colours; other designs take the Okabe–Ito colours
-    no listed paper design uses, in order. Past eight designs colours repeat, but never with the
-    same marker or bar hatch, so every design stays tellable apart without relying on colour alone.
+    Colours come from `design_colours` (distinct up to 17 designs); markers differ between
+    neighbours in the list, and a colour used again gets the next hatch, so designs stay tellable
+    apart without relying on colour alone.
     """
     names = list(dict.fromkeys(names))
-    taken = {_DESIGN_COLOURS[n] for n in names if n in _DESIGN_COLOURS}
-    # Unused colours first, then the whole palette again (each reuse gets the next hatch).
-    order = [c for c in _FALLBACK if c not in taken] + _FALLBACK
     styles: dict[str, dict[str, str]] = {}
     used: dict[str, int] = {}
-    k = 0
-    for name in names:
-        if name in _DESIGN_COLOURS:
-            colour = _DESIGN_COLOURS[name]
-        else:
-            colour = order[k] if k < len(order) else _FALLBACK[(k - len(order)) % len(_FALLBACK)]
-            k += 1
+    for i, (name, colour) in enumerate(zip(names, design_colours(names), strict=True)):
         nth = used.get(colour, 0)
         used[colour] = nth + 1
-        styles[name] = {"colour": colour, "marker": _MARKERS[(len(styles)) % len(_MARKERS)],
+        styles[name] = {"colour": colour, "marker": _MARKERS[i % len(_MARKERS)],
                         "hatch": _HATCHES[nth % len(_HATCHES)]}
     return styles
 
@@ -112,6 +127,6 @@ def design_looks(names: Mapping[str, str]) -> dict[str, tuple[str, dict[str, str
     values = list(labels.values())
     labels = {d: f"{lab} ({Path(d).name})" if values.count(lab) > 1 else lab for d, lab in labels.items()}
     unique = len(set(names.values())) == len(names)
-    keys: Sequence[str] = [names[d] if unique else d for d in names]
-    styles = design_styles(list(keys))
+    keys = [names[d] if unique else d for d in names]
+    styles = design_styles(keys)
     return {d: (labels[d], styles[k]) for d, k in zip(names, keys, strict=True)}

@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from andasim.report.designs import design_label, design_looks
-from andasim.report.figures import _RC, _note, save_figure
+from andasim.report.figures import STYLE, _note, save_figure
 
 AXIS_LABELS = {
     "cycles": "Cycles", "latency_s": "Latency (s)", "throughput_gops": "Throughput (GOPS)",
@@ -60,7 +60,7 @@ def plot_pareto(rows: Sequence[dict[str, Any]], objectives: Sequence[str], out_d
     ok = [r for r in rows if not r["error"]]
     pairs = list(combinations(objectives, 2))
     groups = design_groups(ok)
-    with plt.rc_context(_RC):
+    with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs) + 1.8, 4.4), squeeze=False)
         for ax, (x_key, y_key) in zip(axes[0], pairs, strict=True):
             dominated = [r for r in ok if not r["pareto"]]
@@ -112,7 +112,7 @@ def plot_sensitivity(rows: Sequence[dict[str, Any]], keys: Sequence[str], out_di
     """Each metric against each swept key: the median per design over all other axes, min-max shaded."""
     ok = [r for r in rows if not r["error"]]
     groups = design_groups(ok)
-    with plt.rc_context(_RC):
+    with plt.rc_context(STYLE):
         fig, axes = plt.subplots(len(metrics), len(keys), figsize=(3.3 * len(keys) + 2.4, 2.5 * len(metrics)),
                                  squeeze=False, sharex="col")
         for c, key in enumerate(keys):

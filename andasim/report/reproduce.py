@@ -33,17 +33,23 @@ from andasim.report.comparison import (
     comparison_table,
     geomean,
 )
-from andasim.report.designs import PAPER_DESIGNS, PAPER_MODELS, design_label, model_label
+from andasim.report.designs import (
+    PAPER_DESIGNS,
+    PAPER_MODELS,
+    PUBLISHED_AVERAGES,
+    PUBLISHED_SOURCE,
+    design_label,
+    model_label,
+    published_marks,
+)
 from andasim.report.sweep import Sweep, Workload
 from andasim.report.writers import csv_text, dumps_json, write_text
 
 # Abstract of the paper: "on average ... over the GPU-like FP-FP baseline" (anda.md §4.1). The paper does
 # not say whether the average is over models only, or over models and both tolerances; andasim sets it
 # beside each tolerance and beside the geometric mean over both.
-PUBLISHED_AVERAGES = {"speedup": 2.4, "area_efficiency": 4.0, "energy_efficiency": 3.1}
 # The paper does not say whether its energy includes DRAM: 3.1x is set beside both readings.
 PUBLISHED_FOR_METRIC = {**PUBLISHED_AVERAGES, "energy_efficiency_on_chip": 3.1}
-PUBLISHED_SOURCE = "Fang et al., Anda, HPCA 2025 (arXiv 2411.15982), abstract"
 TOLERANCES = {"0.1pct": "0.1% loss", "1pct": "1% loss"}
 DATASET = "wikitext2"
 LABEL = ("Shape-only traces (model shapes from the model cards; no recorded activations); the mantissa "
@@ -180,7 +186,7 @@ def reproduce_anda(out_dir: Path | str, sweep: Sweep, *, traces: Sequence[str] =
             "runs": [r.to_dict() | {"gemm_cycles": None} for r in tol_runs],
         }
         note = f"{LABEL} Prefill {sweep.workload.seq_len} tokens, batch {sweep.workload.batch}."
-        figures.plot_comparison(cmp, fig_dir, f"comparison_{tol}", note=note,
+        figures.plot_comparison(cmp, fig_dir, f"comparison_{tol}", note=note, published=published_marks(cmp),
                                 title=f"Designs over FP-FP (GPU-like), WikiText-2 profiles at "
                                       f"{TOLERANCES[tol]}")
         if llama:

@@ -32,6 +32,8 @@ _CONSUMER = {"pv": "o", "o": "up", "up": "down"}
 
 def _workload_info(workload: Any) -> tuple[Any, dict[str, Any]]:
     """(card or None, JSON echo of the workload)."""
+    if hasattr(workload, "workload_echo"):  # e.g. a SCALE-Sim topology: GeMMs plus its own provenance
+        return None, workload.workload_echo()
     if getattr(workload, "card", None) is not None and hasattr(workload, "trace_id"):
         return workload.card, {"trace_id": workload.trace_id, "label": workload.label,
                                "shape_only": bool(workload.shape_only), "model": workload.card.name}

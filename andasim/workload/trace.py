@@ -241,9 +241,22 @@ def _resolve(name_or_path: str | Path) -> tuple[Any, str]:
     return path, text
 
 
+def _check_not_csv(source: Any, file: str) -> None:
+    """A CSV (GeMM list or SCALE-Sim topology) or any other non-zip file: one clear line, before numpy
+    would report it as 'pickled (object) data'."""
+    if not isinstance(source, Path) or source.suffix.lower() == SUFFIX:
+        return  # bundled traces, and .npz files (a broken one gets the npz reader's error)
+    with source.open("rb") as fh:
+        is_zip = fh.read(4) == b"PK\x03\x04"
+    if source.suffix.lower() == ".csv" or not is_zip:
+        raise TraceError(f"{file}: not an andasim trace (.npz); a GeMM-list or SCALE-Sim topology CSV is a "
+                         "workload for `andasim run --trace`, not a model trace")
+
+
 def read_header(name_or_path: str | Path) -> dict[str, Any]:
     """The validated JSON header only (cheap: no activation data is decompressed)."""
     source, file = _resolve(name_or_path)
+    _check_not_csv(source, file)
     with source.open("rb") as fh:
         data = _open_npz(fh, file)
         return _parse_header(data, file)
@@ -294,8 +307,13 @@ def _parse_header(data: Any, file: str) -> dict[str, Any]:
 
 
 def load_trace(name_or_path: str | Path) -> Trace:
-    """Load and fully validate a trace: a bundled name (see `bundled_trace_names`) or a path."""
+    """Load and fully validate a trace: a bundled name (see `bundled_trace_names`) or a path.
+
+    CSV workloads (GeMM lists, SCALE-Sim topologies) are read by `andasim.workload.loaders`; given
+    here they get a one-line TraceError.
+    """
     source, file = _resolve(name_or_path)
+    _check_not_csv(source, file)
     with source.open("rb") as fh:
         data = _open_npz(fh, file)
         header = _parse_header(data, file)

@@ -64,7 +64,7 @@ def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, r
     n_inner = n_mb if order == 1 else n_nb
     tok = R // ways
     # an upper bound on drained tiles (one write job each), ragged blocks included
-    n_writes = count * (_cdiv(m, tok) + n_mb) * (_cdiv(n, C) + n_nb)
+    n_writes = count * (_cdiv(m, min(tok, C)) + n_mb) * (_cdiv(n, C) + n_nb)
     wq_ready = np.empty(n_writes, dtype=np.int64)
     wq_bits = np.empty(n_writes, dtype=np.int64)
     head = 0
@@ -131,11 +131,18 @@ def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, r
                         sl = min(ways, groups)
                         n_t2 = n_tj
                         n_t1 = n_ti
-                    else:
+                    elif kind == 1:
                         n_tj = _cdiv(cols_b, C)
                         n_tk = _cdiv(groups, R)
                         n_t1 = n_tj
                         n_t2 = n_tk
+                    elif kind == 2:  # systolic os folds: R tokens x C features over the chunk
+                        n_t1 = _cdiv(rows_b, R)
+                        n_t2 = _cdiv(cols_b, C)
+                        spill = n_kb > 1 and n_t1 * n_t2 > 1
+                    else:  # systolic ws (feature folds) / is (token folds of C tokens), K folds of R elements
+                        n_t1 = _cdiv(cols_b, C) if kind == 3 else _cdiv(rows_b, C)
+                        n_t2 = _cdiv(kk, R)
                     for t1 in range(n_t1):
                         for t2 in range(n_t2):
                             if kind == 0:
@@ -153,6 +160,38 @@ def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, r
                                     p_rd += rt * sl * ct * psb
                                     p_wr += rt * sl * ct * psb
                                 drain = last_chunk
+                            elif kind == 2:
+                                rt = min(R, rows_b - t1 * R)
+                                ct = min(C, cols_b - t2 * C)
+                                red = 0
+                                cc = kk + R + C - 2
+                                busy = rt * ct * kk
+                                sa = rt * act_row
+                                sa_exp = rt * act_row_exp
+                                sw = ct * w_col
+                                p_rd = rt * ct * psb if spill and kci > 0 else 0
+                                p_wr = rt * ct * psb if spill and kci < n_kb - 1 else 0
+                                drain = last_chunk
+                            elif kind >= 3:
+                                ke = min(R, kk - t2 * R)
+                                if kind == 3:  # ws: the fold's weights stay, the block's tokens stream
+                                    rt = rows_b
+                                    ct = min(C, cols_b - t1 * C)
+                                    cc = 2 * R + C + rows_b - 2
+                                else:  # is: the fold's inputs stay, the block's features stream
+                                    rt = min(C, rows_b - t1 * C)
+                                    ct = cols_b
+                                    cc = 2 * R + C + cols_b - 2
+                                red = 0
+                                busy = ke * rt * ct
+                                ga = _cdiv(ke, lanes)
+                                sa = rt * (ga * a_grp + ke * a_val)
+                                sa_exp = rt * ga * a_exp_grp
+                                sw = ct * (ke * w_val + _cdiv(ke, sg) * w_scale)
+                                first = t2 == 0 and kci == 0
+                                drain = t2 == n_t2 - 1 and last_chunk
+                                p_rd = rt * ct * psb if not first else 0
+                                p_wr = rt * ct * psb if not drain else 0
                             else:
                                 ct = min(C, cols_b - t1 * C)
                                 kg = min(R, groups - t2 * R)

@@ -20,7 +20,10 @@ ORDER_CODES = {name: i for i, name in enumerate(ORDERS)}
 # How a block is cut into array tiles: `array` tiles are (rows / k_ways) tokens x cols features
 # over the block's whole K chunk; `streamed` tiles hold rows K groups x cols features stationary
 # while every token of the block streams through (weight-stationary).
-TILE_KINDS = ("array", "streamed")
+# `fold_os`/`fold_ws`/`fold_is` are SCALE-Sim's systolic folds (andasim.sim.dataflows.systolic): os
+# R tokens x C features over the chunk; ws R K elements x C features, the block's tokens streamed;
+# is R K elements x C tokens, the block's features streamed; each with its fill and drain.
+TILE_KINDS = ("array", "streamed", "fold_os", "fold_ws", "fold_is")
 TILE_KIND_CODES = {name: i for i, name in enumerate(TILE_KINDS)}
 PARTIAL_SUM_BITS = 32   # FP32 partial sums, wherever they are kept (PE accumulators or output buffer)
 STAGING_SLOTS = 2       # FP16 output tiles staged ahead of the compressor / DRAM write
