@@ -275,7 +275,7 @@ def load_hw_mapping(path_or_name: str | Path) -> tuple[Any, str]:
     path = Path(text_arg)
     if path.exists() and looks_like_cfg(path):  # a SCALE-Sim .cfg: translated, then the same checks
         yaml_text, _, _ = translate_cfg(read_cfg_text(path), text_arg)
-        return _parse(load_strict_yaml(f"{text_arg} [as andasim YAML]", yaml_text), text_arg)
+        return load_strict_yaml(f"{text_arg} [as andasim YAML]", yaml_text), text_arg
     bundled = bundled_config_names()
     if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text_arg or "\\" in text_arg:
         if path.exists():
