@@ -252,9 +252,22 @@ def test_reproduce_writes_a_tidy_csv(tmp_path):
     reproduce_anda(tmp_path, Sweep(tmp_path / "cache", Workload(seq_len=64)), traces=("opt1.3b",),
                    designs=("fp_fp", "anda"))
     rows = list(csv.DictReader((tmp_path / "reproduction.csv").open()))
-    assert {(r["tolerance"], r["design"]) for r in rows} == {(t, d) for t in ("0.1pct", "1pct")
-                                                             for d in ("fp_fp", "anda")}
+    # the least-traffic reading of FP-FP runs beside the GPU-like one (issue 12)
+    designs = ("fp_fp", "anda", "fp_fp_least_traffic")
+    expected = {(t, d) for t in ("0.1pct", "1pct") for d in designs}
+    assert {(r["tolerance"], r["design"]) for r in rows} == expected
     data = json.loads((tmp_path / "reproduction.json").read_text())
     anda_1pct = next(r for r in rows if r["tolerance"] == "1pct" and r["design"] == "anda")
     ratio = data["tolerances"]["1pct"]["per_model_over_baseline"]["anda"]["opt1.3b"]["speedup"]
     assert float(anda_1pct["speedup_vs_baseline"]) == ratio
+
+
+# --- finding 11: CLI modules only handle arguments --------------------------------------------------
+
+
+def test_run_summary_and_per_layer_csv_live_in_report():
+    import andasim.cli.run as cli_run
+    from andasim.report import per_layer, run_report
+
+    assert not hasattr(cli_run, "per_layer_csv") and not hasattr(cli_run, "CSV_COLUMNS")
+    assert callable(per_layer.per_layer_csv) and callable(run_report.terminal_summary)

@@ -21,8 +21,7 @@ DEFAULT_DESIGNS = ("fp_fp", "fp_int", "ifpu", "figna", "figna_m11", "figna_m8", 
                           "trace's default profile. Designs that store FP16 activations ignore it.")
 @click.option("--baseline", default="fp_fp", show_default=True, help="Design the ratios are taken against.")
 @click.option("--phase", type=click.Choice(["prefill", "decode"]), default="prefill", show_default=True)
-@click.option("--seq-len", type=click.IntRange(min=1), default=2048, show_default=True,
-              help="Tokens per sequence (prefill) or context length (decode).")
+@options.seq_len_option()
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--modules", default="qkv,o,up,down", show_default=True,
               help="GeMMs to simulate: comma list from qkv,o,up,down,qk,pv,lm_head,vector (the paper "

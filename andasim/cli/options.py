@@ -6,6 +6,7 @@ every subcommand, and the resolvers that turn the values into typed objects.
 - `--trace`/`--model NAME_OR_PATH`: a workload, a bundled trace or model card in either spelling
   (`llama7b`, `llama-7b`), a trace `.npz`, a card YAML, a Hugging Face `config.json`, a GeMM-list CSV.
 - `--precision SPEC`: a profile name, a profile YAML, `M_qkv,M_o,M_up,M_down` or one uniform `M`.
+- `--seq-len N`: tokens per sequence (prefill) or context length (decode); a window is `--window`.
 - `--out DIR`: the output folder (always a folder). `--json FILE`: also the JSON report there.
 - `--threads N`: threads for BLAS, OpenMP, numba and torch (`cli/threads_option.py`).
 
@@ -16,7 +17,6 @@ deprecation notice. Commands declare them with `command(..., old_spellings=[Alia
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,7 @@ TRACE_HELP = ("A model: a bundled one in either spelling (llama-7b or llama7b, o
               "GeMM-list CSV (name,M,K,N,module) or a SCALE-Sim topology CSV (GEMM or convolution form).")
 PRECISION_HELP = ("Anda mantissa widths: a profile name of the trace, a profile YAML file (e.g. from "
                   "`andasim search`), M_qkv,M_o,M_up,M_down (e.g. 7,6,6,6) or one uniform M (e.g. 6).")
+SEQ_LEN_HELP = "Tokens per sequence (prefill) or context length (decode)."
 OUT_HELP = "Output folder (created)."
 JSON_HELP = "Also write the JSON report to this file."
 
@@ -72,6 +73,12 @@ def precision_option(extra: str = "", dest: str = "precision") -> F:
     """`--precision SPEC` (default: the trace's default profile)."""
     return click.option("--precision", dest, default=None, metavar="SPEC",
                         help=_help(PRECISION_HELP, extra or "Default: the trace's default profile."))
+
+
+def seq_len_option(default: int = 2048, extra: str = "") -> F:
+    """`--seq-len N`: one meaning everywhere (a calibration window is `--window`)."""
+    return click.option("--seq-len", "seq_len", type=click.IntRange(min=1), default=default,
+                        show_default=True, help=_help(SEQ_LEN_HELP, extra))
 
 
 def out_option(*, required: bool = True, extra: str = "", legacy_file: bool = False) -> F:
@@ -215,12 +222,3 @@ def command(name: str | None = None, *, old_spellings: Sequence[Alias] = (), **k
     """`click.command` for a subcommand that uses the shared vocabulary (and accepts `old_spellings`)."""
     kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
     return click.command(name, cls=UnifiedCommand, old_spellings=old_spellings, **kwargs)
-
-
-def echo_wrote(paths: Sequence[Any]) -> None:
-    """One line naming every file a command wrote."""
-    click.echo("wrote " + ", ".join(str(p) for p in paths))
-
-
-def stderr_is_tty() -> bool:
-    return sys.stderr.isatty()

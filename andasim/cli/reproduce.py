@@ -37,12 +37,13 @@ def reproduce(paper: str, out_dir: Path, json_file: Path | None, cache_dir: str 
     from tqdm import tqdm
 
     from andasim.report.designs import PAPER_DESIGNS, PAPER_MODELS
-    from andasim.report.reproduce import TOLERANCES, reproduce_anda
+    from andasim.report.reproduce import TOLERANCES, extra_runs, reproduce_anda
     from andasim.report.sweep import Sweep
     from andasim.report.writers import write_text
 
     out = Path(out_dir)
-    total = len(TOLERANCES) * len(PAPER_MODELS) * len(PAPER_DESIGNS)
+    total = len(TOLERANCES) * len(PAPER_MODELS) * len(PAPER_DESIGNS) + extra_runs(PAPER_MODELS, PAPER_DESIGNS,
+                                                                                  "fp_fp")
     bar = tqdm(total=total, desc="runs", unit="run", file=sys.stderr, disable=None, leave=False)
     sweep = Sweep(Path(cache_dir) if cache_dir else out / "cache",
                   progress=lambda what: bar.set_postfix_str(what, refresh=True))

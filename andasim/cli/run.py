@@ -19,8 +19,7 @@ from andasim.workload.scalesim_topology import Topology
 @options.trace_option()
 @options.precision_option()
 @click.option("--phase", type=click.Choice(["prefill", "decode"]), default="prefill", show_default=True)
-@click.option("--seq-len", type=click.IntRange(min=1), default=2048, show_default=True,
-              help="Tokens per sequence (prefill) or context length (decode).")
+@options.seq_len_option()
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--kv-len", type=click.IntRange(min=1), default=None,
               help="Keys attended to (default: seq-len). Only matters with qk/pv.")

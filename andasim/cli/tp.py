@@ -40,8 +40,7 @@ def _int_list(text: str, what: str) -> list[int]:
               help=f"Payload format (repeat to compare; default bf16 and hybrid:k_frac=1/64, bf16 only for "
                    f"ring_allreduce): {PAYLOAD_HELP}")
 @click.option("--phase", type=click.Choice(["prefill", "decode"]), default="prefill", show_default=True)
-@click.option("--seq-len", type=int, default=2048, show_default=True,
-              help="Prompt tokens (prefill) or context (decode).")
+@options.seq_len_option()
 @click.option("--batch", type=int, default=1, show_default=True)
 @click.option("--split", type=click.Choice(SPLITS), default="strict", show_default=True,
               help="strict: refuse N that does not divide heads/ffn; uneven: ceil shares.")

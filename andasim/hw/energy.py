@@ -27,6 +27,12 @@ TABLE_SCHEMA_VERSION = 1
 # buffer's per-bit energy and density.
 BUFFER_CLASS = {"act_mantissa": "activation", "act_exponent": "activation", "weight": "weight",
                 "output": "activation"}
+# Fig. 15 of the Anda paper compares PEs at equal throughput, that of the FP-FP PE: one 64-lane
+# group in 16 cycles (the bundled fp_fp `cycles_per_group`). A baseline PE that takes x cycles per
+# group does 16/x times that work per cycle, so its area, leakage and energy per busy cycle are the
+# Fig. 15 (iso-throughput) values times 16/x; the energy per MAC stays the Fig. 15 one, not credited
+# twice (docs/energy_model.md §3; the 16/x FIGNA-Mx reading of anda.md §6.2b).
+FIG15_CYCLES_PER_GROUP = 16
 # DRAM traffic counters per operand (engine contract): (direction, operand).
 DRAM_TRAFFIC = (("read", "activation"), ("read", "weight"), ("read", "kv"),
                 ("write", "activation"), ("write", "output"))
@@ -228,11 +234,18 @@ class AreaReport:
                 "total_mm2": self.total_mm2}
 
 
+def throughput_scale(hw: HardwareConfig) -> float:
+    """Work per cycle of the design's PE relative to the Fig. 15 iso-throughput PE (1 for the Anda APU)."""
+    cps = hw.pe_array.pe.cycles_per_group
+    return 1.0 if hw.pe_array.pe_type == "anda_apu" or cps is None else FIG15_CYCLES_PER_GROUP / cps
+
+
 def estimate_area(hw: HardwareConfig, table: CostTable | None = None) -> AreaReport:
     table = table or table_for(hw)
     pe = f"pe.{table.pe_variant(hw)}"
     arr = hw.pe_array
-    comp = {"pe_array": table.value(f"{pe}.area_mm2_per_pe_lane") * arr.num_pes * arr.pe.lanes}
+    comp = {"pe_array": table.value(f"{pe}.area_mm2_per_pe_lane") * arr.num_pes * arr.pe.lanes
+            * throughput_scale(hw)}
     if hw.compressor is not None:
         comp["compressor"] = table.value("compressor.area_mm2_per_lane") * hw.compressor.lanes
     comp["vector_unit"] = table.value("vector_unit.area_mm2_per_fpu") * hw.vector_unit.fpus
@@ -339,9 +352,10 @@ def energy_from_counters(hw: HardwareConfig, counters: Mapping[str, float], *, t
     def leakage(power_mw: float) -> float:
         return power_mw * 1e-3 * seconds
 
-    e_lane = table.value(f"{pe}.e_pj_per_busy_pe_lane_cycle")
+    scale = throughput_scale(hw)
+    e_lane = table.value(f"{pe}.e_pj_per_busy_pe_lane_cycle") * scale
     dyn["pe_array"] = c["pe_busy_cycles"] * arr.pe.lanes * e_lane * pj
-    leak["pe_array"] = leakage(table.value(f"{pe}.leak_mw_per_pe_lane") * arr.num_pes * arr.pe.lanes)
+    leak["pe_array"] = leakage(table.value(f"{pe}.leak_mw_per_pe_lane") * arr.num_pes * arr.pe.lanes * scale)
     if hw.compressor is not None:
         dyn["compressor"] = c["compressor_cycles"] * table.value("compressor.e_pj_per_busy_cycle") * pj
         leak["compressor"] = leakage(table.value("compressor.leak_mw_per_lane") * hw.compressor.lanes)

@@ -114,16 +114,21 @@ def plot_comparison(cmp: Comparison, out_dir: Path | str, stem: str = "compariso
             ax.set_axisbelow(True)
             for d_i, d in enumerate(cmp.designs):  # annotate the geomean bars only
                 xpos = len(cmp.traces) + (d_i - (n - 1) / 2) * 0.8 / n
-                ax.text(xpos, cmp.geomean[metric][d] + top * 0.01, f"{cmp.geomean[metric][d]:.2f}",
-                        ha="center", va="bottom", fontsize=6.5, rotation=90)
+                value = cmp.geomean[metric][d]
+                if metric in marks and marks[metric][0] == d:  # inside the bar: the paper's mark sits above
+                    ax.text(xpos, value - top * 0.01, f"{value:.2f}", ha="center", va="top", fontsize=6.5,
+                            rotation=90, color="white")
+                else:
+                    ax.text(xpos, value + top * 0.01, f"{value:.2f}", ha="center", va="bottom", fontsize=6.5,
+                            rotation=90)
             if metric in marks:
                 design, value = marks[metric]
                 xpos = len(cmp.traces) + (cmp.designs.index(design) - (n - 1) / 2) * 0.8 / n
                 half = 0.8 / n * 0.7
                 mark_handle = ax.hlines(value, xpos - half, xpos + half, colors="black", linewidth=2.5,
                                         zorder=5)
-                ax.annotate(f"paper {value:g}x", (xpos - half, value), xytext=(-3, 0),
-                            textcoords="offset points", fontsize=7, va="center", ha="right")
+                ax.annotate(f"paper {value:g}x", (xpos + half, value), xytext=(3, 0),
+                            textcoords="offset points", fontsize=7, va="center", ha="left")
         axes[-1].tick_params(axis="x", rotation=30)
         axes[-1].set_xlabel("Model (geometric mean over models on the right)")
         handles, labels = axes[0].get_legend_handles_labels()
