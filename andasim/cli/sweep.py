@@ -47,7 +47,8 @@ def _int_list(option: str, values: tuple[str, ...]) -> list[int]:
                    "Also phase=, seq_len=, batch=, precision=.")
 @click.option("--phase", "phases", multiple=True,
               help="prefill, decode or both (comma list). Default prefill.")
-@click.option("--seq-len", "seq_lens", multiple=True, help="Sequence length(s), comma list. Default 2048.")
+@click.option("--seq-len", "seq_lens", multiple=True,
+              help=options.SEQ_LEN_HELP + " Comma list or LO..HI to sweep it. Default 2048.")
 @click.option("--batch", "batches", multiple=True, help="Batch size(s), comma list. Default 1.")
 @click.option("--modules", default=None, help="GeMMs to simulate (comma list). Default qkv,o,up,down.")
 @click.option("--sample", type=int, default=None,
