@@ -261,6 +261,9 @@ def load_hw(path_or_name: str | Path) -> HardwareConfig:
     the stock design in its place would hide a typo in a script. The one exception is the
     literal `configs/NAME.yaml` of the original usage, which resolves to the bundled design
     with a one-line notice on stderr.
+    The design's cost table is loaded and checked too (it exists, is a cost table, matches the
+    node and voltage, prices this PE type), so that `andasim validate` and every command that
+    takes `--hw` refuse exactly the same files.
     """
     return hw_from_mapping(*load_hw_mapping(path_or_name))
 
@@ -298,8 +301,13 @@ def load_hw_mapping(path_or_name: str | Path) -> tuple[Any, str]:
 
 
 def hw_from_mapping(data: Any, file: str) -> HardwareConfig:
-    """Validate a raw design mapping (as `load_hw_mapping` returns it) against the schema."""
-    return _parse(data, file)
+    """Validate a raw design mapping (as `load_hw_mapping` returns it): the schema, then its cost
+    table (it exists, is a cost table, matches the node and voltage, prices this PE type)."""
+    from andasim.hw.energy import table_for  # energy imports this module
+
+    hw = _parse(data, file)
+    table_for(hw).pe_variant(hw)
+    return hw
 
 
 def _parse(data: Any, file: str) -> HardwareConfig:
