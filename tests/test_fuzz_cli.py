@@ -32,6 +32,8 @@ def _base(command: str, out: str) -> list[str]:
         "search": ["--trace", "gemma3-270m", "--evaluator", "proxy", "--tolerance", "1%", "--max-evals", "1",
                    "--out", f"{out}/search"],
         "trace info": ["llama2-7b"],
+        "sweep": ["--hw", "pe64", "--trace", "llama2-7b", "--phase", "decode", "--seq-len", "16",
+                  "--workers", "1", "--no-figures", "--out", f"{out}/sweep"],
     }.get(command, [])
 
 
