@@ -196,7 +196,7 @@ def test_strict_loading_refuses_unknown_and_missing_keys(tmp_path):
     (tmp_path / "dup.yaml").write_text("schema_version: 1\nschema_version: 1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="duplicate key"):
         load_cost_table(tmp_path / "dup.yaml")
-    with pytest.raises(ConfigError, match="no such cost table"):
+    with pytest.raises(ConfigError, match="no bundled cost table"):
         load_cost_table("anda_7nm")
 
 

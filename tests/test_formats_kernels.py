@@ -76,8 +76,12 @@ def test_bfp_rne_float32_input(x: np.ndarray, m: int, gs: int) -> None:
 def test_mx_kernels_match_reference(name: str) -> None:
     fmt = get(name)
     rng = np.random.default_rng(3)
+    zeros = np.zeros((3, 70), np.float16)
+    zeros[1, ::3] = -0.0  # all-zero blocks keep the signs of their zeros (FP elements)
+    zeros[2, 40] = 2.0**-24  # the smallest block maximum
     inputs = [*fp16_layouts(), wide_float32(rng, (64, 97)), wide_float32(rng, (3, 32)).astype(np.float64),
-              (rng.standard_normal((5, 33)) * 1e-40).astype(np.float32)]  # float32-subnormal blocks
+              (rng.standard_normal((5, 33)) * 1e-40).astype(np.float32),  # float32-subnormal blocks
+              zeros, zeros.astype(np.float32)]
     for x in inputs:
         q = fmt.quantize(x)
         assert same_bits(q, fmt.quantize_reference(x)), x.dtype

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from andasim.atomic_io import write_atomic
 from andasim.cli import options
+from andasim.cli.checks import FiniteFloatRange, output_dir, output_file
+
+_TOKENS = click.IntRange(min=1, max=1 << 20)
 
 
 @options.command("offload", old_spellings=[options.Alias("--anda-m", "--precision")])
 @options.trace_option(names=("--model",), dest="model", extra="Offloading uses its model card (the shapes).")
 @click.option("--preset", required=True,
               help="System (tiers and links) YAML path or bundled preset: t4-flexgen, h200, anda-system.")
-@click.option("--prompt-len", type=int, default=512, show_default=True, help="Prompt length s.")
-@click.option("--gen-len", type=int, default=32, show_default=True, help="Generated tokens n.")
-@click.option("--percent", type=float, nargs=6, default=None, metavar="WG WC CG CC HG HC",
+@click.option("--prompt-len", type=_TOKENS, default=512, show_default=True, help="Prompt length s.")
+@click.option("--gen-len", type=_TOKENS, default=32, show_default=True, help="Generated tokens n.")
+@click.option("--percent", type=FiniteFloatRange(0, 100), nargs=6, default=None, metavar="WG WC CG CC HG HC",
               help="FlexGen placement in percent: weights, KV cache, activations on GPU and CPU; "
                    "the rest of each goes to disk.")
-@click.option("--gpu-batch-size", type=int, default=None, help="GPU batch size gbs.")
-@click.option("--num-gpu-batches", type=int, default=None, help="GPU batches per block (bls = gbs x nb).")
+@click.option("--gpu-batch-size", type=click.IntRange(1, 1 << 16), default=None, help="GPU batch size gbs.")
+@click.option("--num-gpu-batches", type=click.IntRange(1, 1 << 16), default=None,
+              help="GPU batches per block (bls = gbs x nb).")
 @click.option("--search", is_flag=True, help="Search the policy: (gbs, nb) enumeration with an LP inside.")
 @click.option("--cpu-cache-compute", is_flag=True, help="Decode attention on the host for cache kept there.")
 @click.option("--compress-weight", is_flag=True, help="Weights in FlexGen 4-bit (int:bits=4,g=64,asym).")
@@ -95,8 +98,10 @@ def offload(**kw: Any) -> None:
 
     from andasim.system.offload.api import OffloadRequest, run_offload
 
-    out = Path(kw.pop("out_dir"))
+    out = output_dir(kw.pop("out_dir"))
     json_file = kw.pop("json_file")
+    if json_file is not None:
+        output_file(json_file, "--json")
     percent = kw.pop("percent")
     req = OffloadRequest(percent=tuple(percent) if percent else None, **kw)
     if req.search:

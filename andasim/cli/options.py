@@ -24,6 +24,7 @@ from typing import Any
 
 import click
 
+from andasim.cli.checks import NonEmptyPath
 from andasim.errors import AndasimInputError
 
 REMOVED_IN = "0.2"
@@ -42,6 +43,7 @@ JSON_HELP = "Also write the JSON report to this file."
 REPEATABLE = " Repeatable; a comma list works too."
 
 F = Callable[..., Any]
+MAX_SEQ_LEN = 1 << 24  # 16M tokens: beyond any context window; catches 10**12 typos
 
 
 def _help(shared: str, extra: str) -> str:
@@ -75,24 +77,44 @@ def precision_option(extra: str = "", dest: str = "precision") -> F:
                         help=_help(PRECISION_HELP, extra or "Default: the trace's default profile."))
 
 
+def _writable_dir(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Checked while parsing, before any work: a folder that can be created or written (cli/checks.py)."""
+    from andasim.cli.checks import output_dir, output_file
+
+    if value is None:
+        return None
+    if param.type.file_okay and Path(value).is_file():  # type: ignore[attr-defined]  # legacy_file
+        return output_file(value, "--out")
+    return output_dir(value, "--out")
+
+
+def _writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    from andasim.cli.checks import output_file
+
+    return None if value is None else output_file(value, "--json")
+
+
 def seq_len_option(default: int = 2048, extra: str = "") -> F:
     """`--seq-len N`: one meaning everywhere (a calibration window is `--window`)."""
-    return click.option("--seq-len", "seq_len", type=click.IntRange(min=1), default=default,
+    return click.option("--seq-len", "seq_len", type=click.IntRange(min=1, max=MAX_SEQ_LEN),
+                        default=default,
                         show_default=True, help=_help(SEQ_LEN_HELP, extra))
 
 
 def out_option(*, required: bool = True, extra: str = "", legacy_file: bool = False) -> F:
-    """`--out DIR`: always a folder. `legacy_file`: the command used to take a file here and still
-    accepts an existing one for a release (it tells the user so)."""
+    """`--out DIR`: always a folder, checked before any work starts. `legacy_file`: the command used
+    to take a file here and still accepts an existing one for a release (it tells the user so)."""
     return click.option("--out", "out_dir", required=required, metavar="DIR",
-                        type=click.Path(file_okay=legacy_file, dir_okay=True, path_type=Path),
+                        type=NonEmptyPath(file_okay=legacy_file, dir_okay=True, path_type=Path),
+                        callback=_writable_dir,
                         help=_help(OUT_HELP, extra))
 
 
 def json_option(extra: str = "") -> F:
-    """`--json FILE`: a copy of the command's JSON report."""
+    """`--json FILE`: a copy of the command's JSON report, checked before any work starts."""
     return click.option("--json", "json_file", default=None, metavar="FILE",
-                        type=click.Path(file_okay=True, dir_okay=False, path_type=Path),
+                        type=NonEmptyPath(file_okay=True, dir_okay=False, path_type=Path),
+                        callback=_writable_file,
                         help=_help(JSON_HELP, extra))
 
 

@@ -9,6 +9,7 @@ import click
 from click.core import ParameterSource
 
 from andasim.cli import options
+from andasim.cli.checks import module_list
 from andasim.errors import AndasimInputError
 from andasim.workload.gemm import GENERIC_MODULE
 from andasim.workload.scalesim_topology import Topology
@@ -20,8 +21,8 @@ from andasim.workload.scalesim_topology import Topology
 @options.precision_option()
 @click.option("--phase", type=click.Choice(["prefill", "decode"]), default="prefill", show_default=True)
 @options.seq_len_option()
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--kv-len", type=click.IntRange(min=1), default=None,
+@click.option("--batch", type=click.IntRange(min=1, max=1 << 20), default=1, show_default=True)
+@click.option("--kv-len", type=click.IntRange(min=1, max=1 << 24), default=None,
               help="Keys attended to (default: seq-len). Only matters with qk/pv.")
 @click.option("--modules", default="qkv,o,up,down", show_default=True,
               help="Comma list from qkv,o,up,down,qk,pv,lm_head,vector (a SCALE-Sim topology: gemm, "
@@ -31,9 +32,13 @@ from andasim.workload.scalesim_topology import Topology
 @click.option("--figures", is_flag=True,
               help="Also draw OUT/figures/: roofline (each GeMM against the compute and DRAM roofs), "
                    "timeline (per layer, with stalls), area_energy (per component).")
+@click.option("--force", is_flag=True,
+              help="Run even when the work estimate (engine tile steps) is above the limit that "
+                   "catches typos such as a seq-len of 10**12.")
 @options.threads_option()
 def run(hw: str, trace: str, precision: str | None, phase: str, seq_len: int, batch: int,
-        kv_len: int | None, modules: str, out_dir: Path, json_file: Path | None, figures: bool) -> None:
+        kv_len: int | None, modules: str, out_dir: Path, json_file: Path | None, figures: bool,
+        force: bool) -> None:
     """Simulate one model trace on one hardware design.
 
     Writes OUT/result.json (every counter, the inputs echoed, deterministic) and
@@ -56,11 +61,12 @@ def run(hw: str, trace: str, precision: str | None, phase: str, seq_len: int, ba
     )
     from andasim.report.scalesim_compare import compare_csv, compare_lines, has_scalesim, source_lines
     from andasim.report.writers import dumps_json, write_text
-    from andasim.sim.simulate import simulate
+    from andasim.sim.simulate import MAX_TILE_STEPS, VECTOR_MODULE, simulate
+    from andasim.workload.gemm import MODULE_TYPES
 
+    mods = module_list(modules, (*MODULE_TYPES, VECTOR_MODULE))
     design = options.resolve_hw(hw)
     workload = options.resolve_trace(trace)
-    mods = tuple(m.strip() for m in modules.split(",") if m.strip())
     topology = isinstance(workload, Topology)  # a SCALE-Sim topology: FP16 GeMMs of module `gemm`
     if topology and click.get_current_context().get_parameter_source("modules") == ParameterSource.DEFAULT:
         mods = (GENERIC_MODULE,)
@@ -81,7 +87,7 @@ def run(hw: str, trace: str, precision: str | None, phase: str, seq_len: int, ba
             bar.update(done - bar.n)
 
     result = simulate(design, workload, profile, phase=phase, seq_len=seq_len, batch=batch, kv_len=kv_len,
-                      modules=mods, progress=progress)
+                      modules=mods, progress=progress, max_tile_steps=None if force else MAX_TILE_STEPS)
     if bar is not None:
         bar.close()
     out = Path(out_dir)

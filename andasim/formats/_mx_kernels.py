@@ -27,19 +27,25 @@ def _pow2(k: int) -> float:
     return np.uint64((k + 1023) << 52).view(np.float64)
 
 
-@njit(cache=True, inline="always")
 def _floor_log2(a: float) -> int:
-    """floor(log2(a)) of a normal positive float64."""
-    return np.int64((np.float64(a).view(np.uint64) >> np.uint64(52)) & np.uint64(0x7FF)) - 1023
+    """floor(log2(a)) of a normal positive float32 or float64 (from its exponent field)."""
+    raise NotImplementedError  # numba overloads below
+
+
+@overload(_floor_log2)
+def _floor_log2_ol(a):
+    if a == types.float32:
+        return lambda a: np.int64((np.float32(a).view(np.uint32) >> np.uint32(23)) & np.uint32(0xFF)) - 127
+    return lambda a: np.int64((np.float64(a).view(np.uint64) >> np.uint64(52)) & np.uint64(0x7FF)) - 1023
 
 
 @njit(cache=True, inline="always")
-def _fp16_value(h: int) -> float:
-    """float64 value of finite FP16 bits `h`, branch-free (both forms computed, one selected)."""
+def _fp16_value(h: int) -> np.float32:
+    """float32 value of finite FP16 bits `h` (exact, never subnormal), branch-free."""
     e = (h >> 10) & 0x1F
     f = h & 0x3FF
-    sub = np.float64(f) * 2.0**-24
-    normal = np.uint64(((e + 1008) << 52) | (f << 42)).view(np.float64)
+    sub = np.float32(np.float32(f) * np.float32(2.0**-24))
+    normal = np.uint32(((e + 112) << 23) | (f << 13)).view(np.float32)
     mag = sub if e == 0 else normal
     return -mag if h & 0x8000 else mag
 
@@ -55,7 +61,17 @@ def _nonfinite_from(x: np.ndarray) -> int:
 
 
 def _value(x: np.ndarray, b: int) -> float:
-    """float64 value of finite bits `b` in x's format."""
+    """Value of finite bits `b` in x's format, in the kernel's arithmetic type for that input."""
+    raise NotImplementedError
+
+
+def _calc(x: np.ndarray, v: float) -> float:
+    """`v` in the arithmetic type for x's input format."""
+    raise NotImplementedError
+
+
+def _pow2c(x: np.ndarray, k: int) -> float:
+    """2^k in the arithmetic type for x's input format (exact, from the bit pattern)."""
     raise NotImplementedError
 
 
@@ -73,11 +89,30 @@ def _nonfinite_from_ol(x):
     return lambda x: 0x7F800000
 
 
+# Arithmetic type: float32 for FP16 input, float64 for float32 input. With FP16 input every
+# intermediate is exact in float32: values have 11 significant bits and lie in [2^-24, 2^16), so the
+# shared exponent is in [-39, 15] and every scaled value, element and result is a normal float32.
+# float32 input can need shared exponents of ±127, whose scalings only float64 holds.
+
 @overload(_value)
 def _value_ol(x, b):
     if x.dtype == types.uint16:
         return lambda x, b: _fp16_value(b)
     return lambda x, b: np.float64(np.uint32(b).view(np.float32))
+
+
+@overload(_calc)
+def _calc_ol(x, v):
+    if x.dtype == types.uint16:
+        return lambda x, v: np.float32(v)
+    return lambda x, v: np.float64(v)
+
+
+@overload(_pow2c)
+def _pow2c_ol(x, k):
+    if x.dtype == types.uint16:
+        return lambda x, k: np.uint32((k + 127) << 23).view(np.float32)
+    return lambda x, k: _pow2(k)
 
 
 def _block_kernel(fixed: int):
@@ -93,21 +128,26 @@ def _block_kernel(fixed: int):
             top = max(top, _mag_bits(x, lo + j))
         if top >= _nonfinite_from(x):
             return False
+        if top == 0:  # all zeros: ±0 out (+0 for the two's complement element); no scaling needed
+            for j in range(nn):
+                out[lo + j] = np.float32(0.0) if ebits == 0 else np.float32(_value(x, np.int64(x[lo + j])))
+            return True
         shared = _floor_log2(_value(x, top)) - emax if top > 0 else -126 - emax
         shared = min(max(shared, -127), 127)
-        scale = _pow2(shared)
+        scale = _pow2c(x, shared)
+        top_norm = _calc(x, max_norm)
         if ebits == 0:
-            up, down = _pow2(frac_bits - shared), _pow2(-frac_bits)
+            up, down, zero = _pow2c(x, frac_bits - shared), _pow2c(x, -frac_bits), _calc(x, 0.0)
             for j in range(nn):
-                o = np.rint(_value(x, np.int64(x[lo + j])) * up) * down + 0.0  # two's complement: no -0
-                out[lo + j] = np.float32(min(max(o, -max_norm), max_norm) * scale)
+                o = np.rint(_value(x, np.int64(x[lo + j])) * up) * down + zero  # two's complement: no -0
+                out[lo + j] = np.float32(min(max(o, -top_norm), top_norm) * scale)
         else:
             for j in range(nn):
                 v = _value(x, np.int64(x[lo + j]))
                 # private exponent of v / 2^shared (a zero gets min_exp; it rounds to ±0 whatever it is)
                 private = max(_floor_log2(abs(v)) - shared, min_exp)
-                o = np.rint(v * _pow2(frac_bits - private - shared)) * _pow2(private - frac_bits)
-                out[lo + j] = np.float32(min(max(o, -max_norm), max_norm) * scale)
+                o = np.rint(v * _pow2c(x, frac_bits - private - shared)) * _pow2c(x, private - frac_bits)
+                out[lo + j] = np.float32(min(max(o, -top_norm), top_norm) * scale)
         return True
 
     return block

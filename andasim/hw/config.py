@@ -261,7 +261,18 @@ def load_hw(path_or_name: str | Path) -> HardwareConfig:
     the stock design in its place would hide a typo in a script. The one exception is the
     literal `configs/NAME.yaml` of the original usage, which resolves to the bundled design
     with a one-line notice on stderr.
+    The design's cost table is loaded and checked too (it exists, is a cost table, matches the
+    node and voltage, prices this PE type), so that `andasim validate` and every command that
+    takes `--hw` refuse exactly the same files.
     """
+    from andasim.hw.energy import table_for  # energy imports this module
+
+    hw = _load_design(path_or_name)
+    table_for(hw).pe_variant(hw)
+    return hw
+
+
+def _load_design(path_or_name: str | Path) -> HardwareConfig:
     text_arg = str(path_or_name)
     path = Path(text_arg)
     if path.exists() and looks_like_cfg(path):  # a SCALE-Sim .cfg: translated, then the same checks

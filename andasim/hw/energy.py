@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from andasim.errors import ConfigError
 from andasim.hw.config import HardwareConfig
+from andasim.safe_read import InputFileError, short
 from andasim.strict_yaml import Field, Schema, check_schema, load_strict_yaml
 
 TABLE_SCHEMA_VERSION = 1
@@ -170,11 +171,21 @@ def cost_table_names() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def load_cost_table(name_or_path: str | Path) -> CostTable:
-    """Load a bundled table by name (`anda_16nm`) or a YAML file, strictly."""
+def load_cost_table(name_or_path: str | Path, *, relative_to: Path | None = None) -> CostTable:
+    """Load a bundled table by name (`anda_16nm`) or a `.yaml` file, strictly.
+
+    A relative path is taken relative to `relative_to` (the folder of the design that names the
+    table), so a design validates the same wherever it is run from.
+    """
     text_arg = str(name_or_path)
-    if text_arg.endswith((".yaml", ".yml")) or "/" in text_arg:
-        return _parse_table(load_strict_yaml(text_arg), text_arg)
+    if "/" in text_arg or "\\" in text_arg or text_arg.endswith((".yaml", ".yml")):
+        if not text_arg.endswith((".yaml", ".yml")):
+            raise ConfigError(f"a cost table file must be a .yaml file; got {short(text_arg, 60)}",
+                              key="cost_table")
+        path = Path(text_arg)
+        if relative_to is not None and not path.is_absolute():
+            path = relative_to / path
+        return _parse_table(load_strict_yaml(path), str(path))
     return _load_bundled(text_arg)
 
 
@@ -182,7 +193,8 @@ def load_cost_table(name_or_path: str | Path) -> CostTable:
 def _load_bundled(name: str) -> CostTable:
     res = resources.files("andasim.hw.cost_tables").joinpath(f"{name}.yaml")
     if not res.is_file():
-        raise ConfigError("no such cost table; bundled: " + ", ".join(cost_table_names()), key=name)
+        raise ConfigError(f"no bundled cost table {short(name, 40)}; bundled: "
+                          f"{', '.join(cost_table_names())}; or give a .yaml path", key="cost_table")
     label = f"<bundled>/cost_tables/{name}.yaml"
     return _parse_table(load_strict_yaml(label, res.read_text(encoding="utf-8")), label)
 
@@ -205,7 +217,15 @@ def table_for(hw: HardwareConfig) -> CostTable:
     Per-action energies do not depend on the clock to first order, so another clock is allowed;
     node and voltage change every constant, and no scaling rule is modelled.
     """
-    table = load_cost_table(hw.cost_table)
+    folder = None if hw.source.startswith("bundled:") else Path(hw.source).resolve().parent
+    try:
+        table = load_cost_table(hw.cost_table, relative_to=folder)
+    except ConfigError as exc:
+        if exc.file is not None:  # a problem inside the table file: the table names itself
+            raise
+        raise ConfigError(exc.detail, file=hw.source, key="cost_table") from None
+    except InputFileError as exc:  # missing, not a regular file, too large
+        raise ConfigError(f"cost table {exc}", file=hw.source, key="cost_table") from None
     if (table.node_nm, table.voltage_v) != (hw.technology.node_nm, hw.technology.voltage_v):
         raise ConfigError(f"cost table '{table.name}' is for {table.node_nm:g} nm / {table.voltage_v:g} V "
                           f"but the design is {hw.technology.node_nm:g} nm / {hw.technology.voltage_v:g} V; "

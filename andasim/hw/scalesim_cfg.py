@@ -32,7 +32,7 @@ import re
 from pathlib import Path
 
 from andasim.errors import ConfigError
-from andasim.safe_read import read_text_file
+from andasim.safe_read import read_head, read_text_file
 
 MAX_CFG_BYTES = 1 << 20
 DATAFLOWS = ("os", "ws", "is")
@@ -309,11 +309,7 @@ def looks_like_cfg(path: Path) -> bool:
     """A `.cfg` suffix, or a file whose first non-blank, non-comment line is an INI section header."""
     if path.suffix.lower() == ".cfg":
         return True
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(4096).decode("utf-8", errors="replace")
-    except OSError:
-        return False
+    head = read_head(path).decode("utf-8", errors="replace")  # never blocks on a FIFO
     for raw in head.splitlines():
         text = raw.strip()
         if text and not text.startswith(("#", ";")):

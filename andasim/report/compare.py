@@ -9,6 +9,7 @@ profile heatmap, and the accuracy-efficiency trade-off when search journals are 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,13 @@ def read_journals(paths: Sequence[str | Path]) -> list[tuple[str, list[dict[str,
         missing = [k for k in needed if any(k not in e for e in evals)]
         if missing:
             raise AndasimInputError(f"--journals: {path}: evaluation records lack {', '.join(missing)}")
+        bad = next((e for e in evals if not all(
+            isinstance(e[k], int | float) and not isinstance(e[k], bool) and math.isfinite(e[k])
+            for k in ("bops_reduction", "accuracy")) or not all(isinstance(e[k], bool)
+                                                            for k in ("feasible", "accepted"))), None)
+        if bad is not None:
+            raise AndasimInputError(f"--journals: {path}: an evaluation record has a non-numeric "
+                                    "bops_reduction/accuracy or non-boolean feasible/accepted")
         tol = config.get("tolerance")
         label = Path(path).name.removesuffix(".jsonl").removesuffix(".journal")
         if isinstance(tol, int | float):

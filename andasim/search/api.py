@@ -29,6 +29,9 @@ def make_evaluator(*, model: str | None = None, trace: Any = None, evaluator: st
     if kind == "perplexity":
         if model is None:
             raise AndasimInputError("--evaluator perplexity needs --model (a trace holds no model to run)")
+        from andasim.workload.hf_models import require_torch
+
+        require_torch("the perplexity evaluator")
         from andasim.search.evaluators.perplexity import from_model_name
         from andasim.workload.card import bundled_card_names, load_card
         from andasim.workload.hf_models import card_from_config

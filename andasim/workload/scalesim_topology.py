@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from andasim.errors import TraceError
-from andasim.safe_read import read_text_file
+from andasim.safe_read import read_head, read_text_file
 from andasim.workload.gemm import GENERIC_MODULE, GeMM
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -133,11 +133,7 @@ class Topology:
 
 def looks_like_topology(path: Path) -> bool:
     """Whether the file's first line is a SCALE-Sim topology header (GEMM or convolution form)."""
-    try:
-        with path.open("rb") as fh:
-            first = fh.read(4096).decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()[:1]
-    except OSError:
-        return False
+    first = read_head(path).decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()[:1]
     if not first:
         return False
     try:
