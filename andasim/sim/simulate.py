@@ -97,8 +97,8 @@ def simulate(hw: HardwareConfig, workload: Any, precision: PrecisionProfile | No
     if max_tile_steps is not None and steps > max_tile_steps:
         raise AndasimInputError(
             f"this run is about {steps:.3g} tile steps of the engine, above the limit of "
-            f"{max_tile_steps:.3g} (~1.4e7 per CPU second); use a smaller --seq-len/--batch or a larger array, "
-            "or pass --force (andasim run) to run it anyway")
+            f"{max_tile_steps:.3g} (~1.4e7 per CPU second); use a smaller --seq-len/--batch or a larger "
+            "array, or pass --force (andasim run) to run it anyway")
     pe = pe_model(hw)
     anda = pe.anda_storage
     if anda and precision is None and any(g.module in (*FP_INT_MODULES, "lm_head") for g in gemms):
