@@ -1,8 +1,9 @@
 """Trace-only proxy evaluator: predicted perplexity loss from the output error of the sampled GeMMs.
 
 For every recorded (layer, module) the trace holds FP16 activations X [tokens, k] and a sample of
-weight columns W [k, n_s]. The weights are quantized like the perplexity evaluator's (INT4, g128
-along k, asymmetric RTN) and the relative output error of Anda activations is
+weight columns W [k, n_s]. The weights are treated like the perplexity evaluator's `--weights`: as
+shipped (the recorded sample as loaded, the default) or re-quantized (e.g. INT4, g128 along k,
+asymmetric RTN), and the relative output error of Anda activations is
 
     e²_{l,m}(M) = ||(X̂_M − X) · W_q||² / ||X · W_q||²        (X̂_M = anda_quantize(X, M, gs=64)).
 
@@ -23,6 +24,7 @@ a loss of at most 20% enter the fit (the small-loss regime the tolerances live i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,19 +58,32 @@ def load_coefficients(path: Path | str = BUNDLED_CALIBRATION) -> tuple[dict[str,
     return {m: float(coeffs[m]) for m in FP_INT_MODULES}, dict(data.get("provenance") or {})
 
 
+def _weight_bits(weights: str) -> tuple[int | None, int | None]:
+    """(bits, group) of a `--weights` value; (None, None) for as-shipped."""
+    if weights == "as-shipped":
+        return None, None
+    match = re.match(r"^int([2-8])-g([1-9][0-9]*)$", str(weights))
+    if match is None:
+        raise AndasimInputError(f"--weights {weights!r}: valid are as-shipped or intB-gG with B in 2..8 "
+                                "(e.g. int4-g128)")
+    return int(match.group(1)), int(match.group(2))
+
+
 class ProxyEvaluator(Evaluator):
     """Predicted relative perplexity loss from a recorded trace (no model needed)."""
 
     metric_name = "predicted_loss"
 
     def __init__(self, trace: Any, coefficients: dict[str, float] | None = None,
-                 provenance: dict[str, Any] | None = None, gs: int = 64) -> None:
+                 provenance: dict[str, Any] | None = None, gs: int = 64, weights: str = "as-shipped") -> None:
         if coefficients is None:
             coefficients, provenance = load_coefficients()
         self.coefficients = {m: float(coefficients[m]) for m in FP_INT_MODULES}
         self.provenance = provenance or {}
         self.gs = gs
         self.trace = trace
+        self.weights = weights
+        bits, group = _weight_bits(weights)
         keys = sorted(set(trace.activations) & set(trace.weights))
         missing = [m for m in FP_INT_MODULES if not any(k[1] == m for k in keys)]
         if missing:
@@ -82,8 +97,11 @@ class ProxyEvaluator(Evaluator):
             if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[0]:
                 raise AndasimInputError(f"trace {trace.trace_id}: {key}: activation {x.shape} and weight "
                                         f"sample {w.shape} do not multiply")
-            q, scale, zero = int_weights(w, bits=4, group=128, axis=0, sym=False)
-            wq = int_weights_dequantize(q, scale, zero, group=128, axis=0).astype(np.float64)
+            if bits is None:
+                wq = w.astype(np.float64)
+            else:
+                q, scale, zero = int_weights(w, bits=bits, group=group, axis=0, sym=False)
+                wq = int_weights_dequantize(q, scale, zero, group=group, axis=0).astype(np.float64)
             norm2 = float(np.sum((x.astype(np.float64) @ wq) ** 2))
             if not norm2 > 0:
                 raise AndasimInputError(f"trace {trace.trace_id}: {key}: the sampled GeMM output is all zero")
@@ -95,7 +113,7 @@ class ProxyEvaluator(Evaluator):
         trace = self.trace
         return {"kind": "proxy", "trace": trace.trace_id, "trace_label": getattr(trace, "label", ""),
                 "trace_checksum": getattr(trace, "checksum", ""), "gs": self.gs,
-                "weights": "INT4 g128 asymmetric round-to-nearest",
+                "weights": self.weights,
                 "coefficients": self.coefficients, "calibration": self.provenance}
 
     def gemm_error2(self, layer: int, module: str, bits: int) -> float:

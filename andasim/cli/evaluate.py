@@ -1,0 +1,85 @@
+"""`andasim evaluate`: perplexity of a real model under a precision profile, with a confidence interval."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from andasim.search.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED
+
+
+@click.command("evaluate")
+@click.option("--model", default="smollm2-135m", show_default=True,
+              help="smollm2-135m, gemma3-270m, qwen2.5-coder-0.5b, a local HF directory or a .gguf file "
+                   "(needs the models extra; docs/models.md).")
+@click.option("--precision", required=True,
+              help="Anda mantissa widths: one uniform M (6), four widths M_qkv,M_o,M_up,M_down (7,6,7,7), "
+                   "a profile YAML (e.g. written by `andasim search`), or a profile name of the model's "
+                   "trace.")
+@click.option("--weights", default="as-shipped", show_default=True,
+              help="as-shipped: the weights exactly as loaded (the bundled GGUF models are already 4-5-bit "
+                   "quantized); intB-gG (e.g. int4-g128): re-quantize the decoder Linears on top of them.")
+@click.option("--bos/--no-bos", default=False, show_default=True,
+              help="Start every window with the tokenizer's BOS token.")
+@click.option("--seq-len", default=512, show_default=True, type=int,
+              help="Tokens per window (model input length, BOS included when --bos); each window "
+                   "predicts seq_len - 1 tokens.")
+@click.option("--windows", default="heldout:64", show_default=True,
+              help="last:N (last N non-overlapping windows of the whole corpus stream), first:N, calib:N "
+                   "(calibration articles) or heldout:N (held-out articles, never used by a search).")
+@click.option("--corpus", default="wiki", show_default=True, help="Text corpus (docs/models.md).")
+@click.option("--seed", default=DEFAULT_SEED, show_default=True, type=int, help="Bootstrap seed.")
+@click.option("--resamples", default=DEFAULT_RESAMPLES, show_default=True, type=int,
+              help="Bootstrap resamples.")
+@click.option("--level", default=DEFAULT_LEVEL, show_default=True, type=float,
+              help="Two-sided confidence level of the interval.")
+@click.option("--threads", default=1, show_default=True, type=int,
+              help="CPU threads for torch/OpenMP/BLAS (OpenMP waits passively).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False),
+              help="Write the full report (per-window NLL sums, protocol) as JSON to this file.")
+def evaluate(model: str, precision: str, weights: str, bos: bool, seq_len: int, windows: str, corpus: str,
+             seed: int, resamples: int, level: float, threads: int, json_path: str | None) -> None:
+    """Perplexity of MODEL with FP16 activations (baseline) and with Anda activations (PRECISION).
+
+    \b
+      andasim evaluate --model smollm2-135m --weights as-shipped --no-bos --windows last:10 \\
+          --seq-len 512 --precision 6 --json eval.json
+
+    Prints both perplexities, the relative change and its paired-bootstrap confidence interval over
+    windows; --json adds the per-window NLL sums and the full protocol (docs/search.md).
+    """
+    from andasim.threads import configure_threads
+
+    configure_threads(threads)  # before torch is imported: passive OpenMP waiting
+    from tqdm import tqdm
+
+    from andasim.search.evaluate import evaluate_perplexity, summary_lines
+    from andasim.search.evaluators.perplexity import WeightMode
+    from andasim.search.windows import WindowSpec
+
+    WindowSpec.parse(windows)  # fail fast, before the model loads
+    WeightMode.parse(weights)
+    start = time.perf_counter()
+    bar = tqdm(total=0, desc="windows", unit="window", file=sys.stderr, disable=None)
+
+    def loaded(n: int) -> None:
+        bar.total = n
+        bar.refresh()
+
+    try:
+        report = evaluate_perplexity(model, precision, weights=weights, bos=bos, seq_len=seq_len,
+                                     windows=windows, corpus=corpus, seed=seed, resamples=resamples,
+                                     level=level, on_window=bar.update, on_loaded=loaded)
+    finally:
+        bar.close()
+    lines = summary_lines(report)
+    if json_path:
+        from andasim.atomic_io import write_atomic
+
+        write_atomic(json_path, json.dumps(report, indent=1, sort_keys=True) + "\n")
+        lines.append(f"report written to {json_path}")
+    lines.append(f"wall time {time.perf_counter() - start:.1f} s")
+    click.echo("\n".join(lines))
