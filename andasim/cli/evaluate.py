@@ -57,7 +57,7 @@ def evaluate(model: str, precision: str, weights: str, bos: bool, seq_len: int, 
     from tqdm import tqdm
 
     from andasim.search.evaluate import evaluate_perplexity, summary_lines
-    from andasim.search.evaluators.perplexity import WeightMode
+    from andasim.search.weights import WeightMode
     from andasim.search.windows import WindowSpec
 
     WindowSpec.parse(windows)  # fail fast, before the model loads

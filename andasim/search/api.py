@@ -38,6 +38,12 @@ def make_evaluator(*, model: str | None = None, trace: Any = None, evaluator: st
     if kind == "perplexity":
         if model is None:
             raise AndasimInputError("--evaluator perplexity needs --model (a trace holds no model to run)")
+        from andasim.search.weights import WeightMode
+        from andasim.workload.hf_models import check_model_arg, require_torch
+
+        WeightMode.parse(weights)
+        check_model_arg(model)
+        require_torch()  # one clear line without the models extra, before the torch-only modules load
         from andasim.search.evaluators.perplexity import from_model_name
         from andasim.workload.card import bundled_card_names, load_card
         from andasim.workload.hf_models import card_from_config

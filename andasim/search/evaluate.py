@@ -68,18 +68,18 @@ def evaluate_perplexity(model: str, precision: str, *, weights: str = "as-shippe
     `on_loaded(n_forwards)` is called once the model and windows are ready, `on_window()` after each
     window forward (progress reporting).
     """
-    from andasim.search.windows import WindowSpec
+    from andasim.search.weights import WeightMode
+    from andasim.search.windows import WindowSpec, select_windows
+    from andasim.workload.corpus import corpus_info
+    from andasim.workload.hf_models import check_model_arg, load_causal_lm
 
     spec = WindowSpec.parse(windows)
-    from andasim.search.evaluators.perplexity import PerplexityEvaluator, WeightMode
-
     mode = WeightMode.parse(weights)
+    check_model_arg(model)
     profile = resolve_precision(precision, model)
-    from andasim.search.windows import select_windows
-    from andasim.workload.corpus import corpus_info
-    from andasim.workload.hf_models import load_causal_lm
+    lm, tokenizer, info = load_causal_lm(model)  # refuses cleanly without the models extra
+    from andasim.search.evaluators.perplexity import PerplexityEvaluator
 
-    lm, tokenizer, info = load_causal_lm(model)
     rows, protocol = select_windows(tokenizer, corpus, spec, seq_len, bos)
     ev = PerplexityEvaluator(lm, rows, description={}, gs=gs, weights=mode.name,
                              shipped_format=info.get("weight_format"))

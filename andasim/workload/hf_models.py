@@ -57,7 +57,7 @@ def require_torch() -> Any:
         import torch
         import transformers  # noqa: F401
     except ImportError as exc:
-        raise AndasimInputError(f"recording traces needs the models extra ({exc.name} is missing): "
+        raise AndasimInputError(f"real models need the models extra ({exc.name} is missing): "
                                 f"{INSTALL_HINT}") from None
     return torch
 

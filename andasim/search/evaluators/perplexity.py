@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,41 +30,13 @@ from andasim.errors import AndasimInputError
 from andasim.formats.intq import int_weights, int_weights_dequantize
 from andasim.search.evaluators.anda_torch import anda_quantize_torch, fp16_round
 from andasim.search.evaluators.base import Evaluator
+from andasim.search.weights import AS_SHIPPED, WeightMode
 from andasim.workload.precision import PrecisionProfile
 
 # Linear-name suffix -> module type of the Anda search (LLaMA/Gemma/Qwen and OPT naming).
 MODULE_OF_SUFFIX = {"q_proj": "qkv", "k_proj": "qkv", "v_proj": "qkv", "o_proj": "o", "out_proj": "o",
                     "gate_proj": "up", "up_proj": "up", "fc1": "up", "down_proj": "down", "fc2": "down"}
 _LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.")
-AS_SHIPPED = "as-shipped"
-_REQUANT_RE = re.compile(r"^int([0-9]+)-g([0-9]+)$")
-WEIGHT_CHOICES = "as-shipped or intB-gG with B in 2..8 and G >= 1 (e.g. int4-g128)"
-
-
-@dataclass(frozen=True)
-class WeightMode:
-    """What happens to the decoder Linear weights: kept as loaded, or re-quantized to intB-gG."""
-
-    name: str
-    bits: int | None = None
-    group: int | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> WeightMode:
-        if text == AS_SHIPPED:
-            return cls(AS_SHIPPED)
-        match = _REQUANT_RE.match(str(text))
-        if match is None or not 2 <= int(match.group(1)) <= 8 or int(match.group(2)) < 1:
-            raise AndasimInputError(f"--weights {text!r}: valid are {WEIGHT_CHOICES}")
-        return cls(str(text), int(match.group(1)), int(match.group(2)))
-
-    def label(self, shipped_format: str | None) -> str:
-        """One line for reports: what the weights are, including any quantization already shipped."""
-        shipped = shipped_format or "as loaded"
-        if self.bits is None:
-            return f"as shipped: {shipped}"
-        return (f"re-quantized to INT{self.bits} g{self.group} asymmetric round-to-nearest (stand-in for "
-                f"OmniQuant W{self.bits}A16g{self.group}) on top of the shipped weights ({shipped})")
 
 
 def quantizable_linears(model: torch.nn.Module) -> list[tuple[str, int, str, torch.nn.Linear]]:

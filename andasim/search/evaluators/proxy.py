@@ -24,7 +24,6 @@ a loss of at most 20% enter the fit (the small-loss regime the tolerances live i
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from andasim.errors import AndasimInputError
 from andasim.formats.anda import anda_quantize
 from andasim.formats.intq import int_weights, int_weights_dequantize
 from andasim.search.evaluators.base import Evaluator
+from andasim.search.weights import WeightMode
 from andasim.strict_yaml import load_strict_yaml
 from andasim.workload.gemm import FP_INT_MODULES
 from andasim.workload.precision import PrecisionProfile
@@ -58,17 +58,6 @@ def load_coefficients(path: Path | str = BUNDLED_CALIBRATION) -> tuple[dict[str,
     return {m: float(coeffs[m]) for m in FP_INT_MODULES}, dict(data.get("provenance") or {})
 
 
-def _weight_bits(weights: str) -> tuple[int | None, int | None]:
-    """(bits, group) of a `--weights` value; (None, None) for as-shipped."""
-    if weights == "as-shipped":
-        return None, None
-    match = re.match(r"^int([2-8])-g([1-9][0-9]*)$", str(weights))
-    if match is None:
-        raise AndasimInputError(f"--weights {weights!r}: valid are as-shipped or intB-gG with B in 2..8 "
-                                "(e.g. int4-g128)")
-    return int(match.group(1)), int(match.group(2))
-
-
 class ProxyEvaluator(Evaluator):
     """Predicted relative perplexity loss from a recorded trace (no model needed)."""
 
@@ -83,7 +72,8 @@ class ProxyEvaluator(Evaluator):
         self.gs = gs
         self.trace = trace
         self.weights = weights
-        bits, group = _weight_bits(weights)
+        mode = WeightMode.parse(weights)
+        bits, group = mode.bits, mode.group
         keys = sorted(set(trace.activations) & set(trace.weights))
         missing = [m for m in FP_INT_MODULES if not any(k[1] == m for k in keys)]
         if missing:
