@@ -52,7 +52,10 @@ class SingleModule:
 
 def sweep_points(ppl: Evaluator, proxy: Any, journal: Journal, widths: tuple[int, ...] = SWEEP_WIDTHS,
                  log: Any = print) -> list[dict[str, Any]]:
-    """Single-module sweeps: {"module", "bits", "err2", "loss", "ppl"} per point (journaled)."""
+    """Single-module sweeps: {"module", "bits", "err2", "loss", "ppl"} per point (journaled).
+
+    `proxy` None: perplexity only (the `sensitivity` command); err2 is then None.
+    """
     ref = journal.reference["metric"] if journal.reference else None
     if ref is None:
         start = time.perf_counter()
@@ -74,11 +77,12 @@ def sweep_points(ppl: Evaluator, proxy: Any, journal: Journal, widths: tuple[int
                        "evaluator": ppl.metric_name, **({} if nll is None else {"window_nll": list(nll)})}
                 journal.record_eval(hit)
             # A module's proxy error depends on its own width only.
-            err2 = proxy.module_error2(PrecisionProfile.from_list([bits] * len(FP_INT_MODULES)))[module]
+            err2 = None if proxy is None else \
+                proxy.module_error2(PrecisionProfile.from_list([bits] * len(FP_INT_MODULES)))[module]
             point = {"module": module, "bits": bits, "err2": err2,
                      "loss": hit["metric"] / ref - 1.0, "ppl": hit["metric"]}
-            log(f"{module:5s} M={bits:2d}  ppl={point['ppl']:.4f}  loss={point['loss']:+.5f}  "
-                f"e²={point['err2']:.3e}")
+            e2 = "" if err2 is None else f"  e²={err2:.3e}"
+            log(f"{module:5s} M={bits:2d}  ppl={point['ppl']:.4f}  loss={point['loss']:+.5f}{e2}")
             points.append(point)
     return points
 
@@ -162,6 +166,36 @@ def fit(model: str, trace_name: str, calib_seqs: int, seq_len: int, weights: str
     }
     write_atomic(out, yaml.safe_dump(data, sort_keys=False))
     click.echo(f"K = {data['coefficients']} -> {out}")
+
+
+@main.command("sensitivity")
+@click.option("--model", required=True)
+@click.option("--widths", default="5", show_default=True, help="Comma-separated mantissa widths.")
+@click.option("--calib-seqs", default=4, show_default=True)
+@click.option("--seq-len", default=512, show_default=True)
+@click.option("--weights", default="as-shipped", show_default=True)
+@click.option("--bos/--no-bos", default=False, show_default=True)
+@click.option("--threads", default=1, show_default=True)
+@click.option("--journal", required=True, type=click.Path(dir_okay=False))
+def sensitivity(model: str, widths: str, calib_seqs: int, seq_len: int, weights: str, bos: bool, threads: int,
+                journal: str) -> None:
+    """Single-module sensitivity: each module type alone at each width, the others unquantized."""
+    from andasim.errors import AndasimInputError
+    from andasim.search.api import make_evaluator
+
+    try:
+        bits = tuple(int(w) for w in widths.split(","))
+    except ValueError:
+        raise AndasimInputError(f"--widths {widths!r}: expected integers such as 4,5") from None
+    ppl, _ = make_evaluator(model=model, evaluator="perplexity", calib_seqs=calib_seqs, seq_len=seq_len,
+                            eval_seqs=1, threads=threads, weights=weights, bos=bos)
+    jr = Journal.open(journal, {"purpose": "single-module sensitivity", "evaluator": ppl.describe(),
+                                "widths": list(bits), "others": OTHERS})
+    points = sweep_points(ppl, None, jr, widths=bits, log=lambda s: click.echo(s, err=True))
+    for width in bits:
+        ranked = sorted((p for p in points if p["bits"] == width), key=lambda p: -p["loss"])
+        click.echo(f"M={width}: " + ", ".join(f"{p['module']} {p['loss']:+.3%}" for p in ranked)
+                   + f"  (most sensitive: {ranked[0]['module']})")
 
 
 @main.command("agree")
