@@ -20,7 +20,8 @@ from andasim.workload.precision import load_profile
 pytestmark = pytest.mark.slow
 
 COMMAND = ["search", "--model", "smollm2-135m", "--weights", "as-shipped", "--no-bos", "--tolerance", "1%",
-           "--calib-seqs", "16", "--seq-len", "512", "--eval-seqs", "32", "--max-evals", "32", "--threads", "1"]
+           "--calib-seqs", "16", "--seq-len", "512", "--eval-seqs", "32", "--max-evals", "32",
+           "--threads", "1"]
 
 
 def test_smollm2_search_at_one_percent_holds_on_heldout_windows(tmp_path):
