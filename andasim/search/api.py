@@ -60,7 +60,7 @@ def make_evaluator(*, model: str | None = None, trace: Any = None, evaluator: st
 
     tr = load_trace(trace) if isinstance(trace, str | Path) else trace
     coeffs, provenance = load_coefficients(coefficients) if coefficients else load_coefficients()
-    return ProxyEvaluator(tr, coeffs, provenance), tr.card
+    return ProxyEvaluator(tr, coeffs, provenance, weights=weights), tr.card
 
 
 def heldout_report(evaluator: Evaluator, result: SearchResult, seed: int = DEFAULT_SEED) -> dict[str, Any]:
