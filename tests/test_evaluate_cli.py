@@ -28,5 +28,6 @@ def test_bad_arguments_exit_2_in_one_line(extra, message):
 def test_help_states_the_protocol_options():
     result = CliRunner().invoke(main, ["evaluate", "--help"])
     assert result.exit_code == 0
-    for option in ("--weights", "--bos / --no-bos", "--seq-len", "--windows", "last:N", "heldout:N", "--json"):
+    options = ("--weights", "--bos / --no-bos", "--seq-len", "--windows", "last:N", "heldout:N", "--json")
+    for option in options:
         assert option in result.output
