@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from andasim.threads import set_passive_wait_policy
+
 __version__ = "0.1.0"
+
+# Idle OpenMP/OpenBLAS threads sleep instead of spinning; effective only for runtimes not loaded yet,
+# so `import andasim` before numpy/torch (the CLI does). See andasim/threads.py.
+set_passive_wait_policy()
 
 _LAZY = {
     "load_hw": "andasim.hw.config",
@@ -18,7 +24,8 @@ _LAZY = {
     "GeMM": "andasim.workload.gemm",
     "load_trace": "andasim.workload.trace",
     "load_card": "andasim.workload.card",
-    "simulate": "andasim.sim.simulate",
+    "simulate": "andasim.api",
+    "load_workload": "andasim.workload.loaders",
     "search_precision": "andasim.search.api",
 }
 

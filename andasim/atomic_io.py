@@ -7,8 +7,28 @@ the target, so an interrupted run leaves either the old file or the new one, nev
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
+import threading
 from pathlib import Path
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _current_umask() -> int:
+    with _UMASK_LOCK:  # os.umask can only be read by setting it
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def _final_mode(path: Path) -> int:
+    """The mode the file ends with: an existing file keeps its own, a new one gets 0666 minus the umask
+    (what `open()` would give; mkstemp's 0600 would hide results from the user's group)."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_current_umask()
 
 
 def write_atomic(path: Path | str, data: str | bytes) -> Path:
@@ -19,6 +39,7 @@ def write_atomic(path: Path | str, data: str | bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            os.fchmod(fh.fileno(), _final_mode(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

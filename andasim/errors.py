@@ -24,7 +24,8 @@ class ConfigError(AndasimInputError):
         where = file or "<config>"
         if line is not None:
             where = f"{where}:{line}"
-        key_part = f" key '{key}':" if key else ""
+        shown = key if key is None or len(key) <= 60 else key[:57] + "..."
+        key_part = f" key '{shown}':" if key else ""
         super().__init__(f"{where}:{key_part} {message}")
 
 

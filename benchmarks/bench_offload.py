@@ -1,8 +1,10 @@
 """Benchmark: offload policy search cost (issue 9).
 
-Times, on the t4-flexgen preset with FLOP-rate compute: one placement LP (scipy HiGHS, OPT-30B,
-gbs 48, nb 3), and full `--search` runs (gbs in {1, 2, 3, 4k <= 128}, nb <= 20) for OPT-30B and
-OPT-175B at prompt 512, 32 tokens, both overlap models. Also one accelerator-mode search (OPT-30B on
+Times, on the t4-flexgen preset: one placement LP (scipy HiGHS, OPT-30B, gbs 48, nb 3); full
+`--search` runs for OPT-30B and OPT-175B at prompt 512, 32 tokens: the pre-issue-15 bounded search
+(FLOP compute, fractions, gbs in {1, 2, 3, 4k <= 128}, nb <= 20, both overlap models), today's
+default search (whole tensors, roofline, no cap; a second LP per point re-solves with the weights
+fixed) and FlexGen's own enumeration in flexgen-code mode. Also one accelerator-mode search (OPT-30B on
 anda-system, --compute engine --hw anda --anda-m 6) whose time is dominated by the cycle engine.
 Each timing is the best of --repeat runs (wall clock and process CPU time; the machine is shared).
 
@@ -47,13 +49,19 @@ def main() -> None:
     n_lp = 200
     wall, cpu = best_of(lambda: [solve_placement(terms) for _ in range(n_lp)], args.repeat)
     print(f"one LP (OPT-30B, 48x3): {wall / n_lp * 1e3:.2f} ms wall, {cpu / n_lp * 1e3:.2f} ms CPU")
+    bounded = dict(compute="flops", weight_placement="fraction", max_gpu_batch_size=128,
+                   max_num_gpu_batches=20)
+    flexgen_code = dict(memory_model="flexgen-code", compression_model="flexgen-code", cpu_attention="always",
+                        compute="flops", weight_placement="fraction", search_enumeration="flexgen")
     for model in ("opt-30b", "opt-175b"):
-        for overlap in ("paper", "code"):
-            req = OffloadRequest(model=model, preset="t4-flexgen", search=True, cpu_cache_compute=True,
-                                 overlap_model=overlap)
+        runs = [(f"bounded, {overlap} overlap", dict(bounded, overlap_model=overlap))
+                for overlap in ("paper", "code")]
+        runs += [("default (tensor, roofline, no cap)", {}), ("flexgen-code enumeration", flexgen_code)]
+        for label, kw in runs:
+            req = OffloadRequest(model=model, preset="t4-flexgen", search=True, cpu_cache_compute=True, **kw)
             points = run_offload(req)["search"]["points_feasible"]
             wall, cpu = best_of(lambda req=req: run_offload(req), args.repeat)
-            print(f"search {model} {overlap}: {points} feasible (gbs, nb) LPs, "
+            print(f"search {model} {label}: {points} feasible (gbs, nb) points, "
                   f"{wall:.2f} s wall, {cpu:.2f} s CPU")
     if not args.no_engine:
         req = OffloadRequest(model="opt-30b", preset="anda-system", search=True, cpu_cache_compute=True,

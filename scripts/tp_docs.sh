@@ -7,18 +7,23 @@ A=.venv/bin/andasim
 OUT=${1:-out/tp_docs}
 mkdir -p "$OUT"
 
-# 1. Regime check on LLaMA-2-7B (N = 2..16 divide its 32 heads and 11008 FFN): compressed
-#    all-gather / two-shot / one-shot against a BF16 ring all-reduce, prefill 2048 and decode.
-$A tp --hw anda --trace llama2-7b --chips 2,4,8,16 --seq-len 2048 --format hybrid:k_frac=1/64 \
-  --collective allgather --regime --json "$OUT/regime_ring_allgather.json" | tee "$OUT/regime_ring_allgather.txt"
-$A tp --hw anda --trace llama2-7b --chips 2,4,8,16 --seq-len 2048 --format hybrid:k_frac=1/64 \
-  --collective twoshot --regime --json "$OUT/regime_ring_twoshot.json" | tee "$OUT/regime_ring_twoshot.txt"
+# 1. Regime check on LLaMA-2-7B (N = 2..16 divide its 32 heads and 11008 FFN): each compressed candidate
+#    against BF16 on the same algorithm and the best BF16 algorithm of the topology, prefill 2048 and decode.
+for spec in "allgather hybrid:k_frac=1/64" "twoshot hybrid:k_frac=1/64" "ring_allreduce int8_token"; do
+  set -- $spec
+  $A tp --hw anda --trace llama2-7b --chips 2,4,8,16 --seq-len 2048 --collective "$1" --format "$2" --regime \
+    --json "$OUT/regime_ring_$1.json" | tee "$OUT/regime_ring_$1.txt"
+done
 $A tp --hw anda --trace llama2-7b --chips 2,4,8,16 --seq-len 2048 --format hybrid:k_frac=1/64 \
   --collective oneshot --topology switch --regime --json "$OUT/regime_switch_oneshot.json" \
   | tee "$OUT/regime_switch_oneshot.txt"
 $A tp --hw anda --trace llama2-7b --chips 2,4,8,16 --seq-len 2048 --format hybrid:k_frac=1/64 \
-  --collective allgather --regime --codec-ops-per-cycle 1024 --json "$OUT/regime_ring_allgather_codec1024.json" \
-  | tee "$OUT/regime_ring_allgather_codec1024.txt"
+  --collective twoshot --regime --codec-ops-per-cycle 4096 --codec-pipeline-chunks 8 \
+  --json "$OUT/regime_ring_twoshot_fastcodec.json" | tee "$OUT/regime_ring_twoshot_fastcodec.txt"
+$A tp --hw anda --trace llama2-7b --chips 8 --seq-len 2048 --collective ring_allreduce --format bf16 \
+  --format int8_token --json "$OUT/ring_int8_vs_bf16.json" | tee "$OUT/ring_int8_vs_bf16.txt"
+# The peers' regimes (EQuARX, Hansen-Palmus et al.) as what-if studies; assumptions in the script.
+.venv/bin/python scripts/tp_whatif.py "$OUT" | tee "$OUT/tp_whatif.txt"
 
 # 2. Error on the bundled SmolLM2-135M trace (32 sampled weight columns: k_frac=1/64 gives k = 0,
 #    so the smallest non-zero budget is k_frac=1/32). 9 heads: N = 3 is the only strict TP degree
@@ -47,3 +52,29 @@ $A tp --hw anda --trace "$TP_TRACE" $E --error-chips 8 --format randomk:k_frac=1
   --format randomk:k_frac=1/64,seed=2 --no-plot | tee "$OUT/smollm2_tp_seeds.txt"
 $A tp --hw anda --trace "$TP_TRACE" $E --error-chips 1,8 --chunk-tokens 256 --format hybrid:k_frac=1/64 \
   --format randomk:k_frac=1/64 --format static --no-plot | tee "$OUT/smollm2_tp_chunk256.txt"
+
+# 4. At full width: one trace per model with ALL output columns of o and down (E = 576 for SmolLM2,
+#    640 for Gemma-3-270M), so per-token and hybrid formats are measured at their real width. About
+#    30 and 45 MB (not bundled); about 1 min each to record on 2 cores.
+FW="--format bf16 --format int4_token --format static --format hybrid:k_frac=1/64 --format randomk:k_frac=1/64 \
+  --format int:bits=4,g=64,asym --no-plot"
+[ -f "$OUT/smollm2-135m-fullwidth.npz" ] || $A trace record --model smollm2-135m --corpus wiki --tokens 2048 \
+  --out "$OUT/smollm2-135m-fullwidth.npz" --layers 0,10,20,29 --sample-tokens 512 --weight-columns 576 --seed 0 \
+  --window 512 --threads 1
+[ -f "$OUT/gemma3-270m-fullwidth.npz" ] || $A trace record --model gemma3-270m --corpus wiki --tokens 2048 \
+  --out "$OUT/gemma3-270m-fullwidth.npz" --layers 0,5,11,17 --sample-tokens 512 --weight-columns 640 --seed 0 \
+  --window 512 --threads 1
+$A tp --hw anda --trace "$OUT/smollm2-135m-fullwidth.npz" --m-bits 6 --chips 3 --phase decode \
+  --error-chips 1,2,4,8 $FW --json "$OUT/smollm2_fullwidth.json" | tee "$OUT/smollm2_fullwidth.txt"
+$A tp --hw anda --trace "$OUT/gemma3-270m-fullwidth.npz" --m-bits 6 --chips 2 --phase decode \
+  --error-chips 1,2,4 $FW --json "$OUT/gemma_fullwidth.json" | tee "$OUT/gemma_fullwidth.txt"
+# Hybrid top-k against static Int4, per module, N and layer.
+.venv/bin/python - "$OUT" <<'PY'
+import json, sys
+from andasim.system.tp.error import ErrorRow, gain_table
+for name in ("smollm2_fullwidth", "gemma_fullwidth"):
+    rows = [ErrorRow(**r) for r in json.load(open(f"{sys.argv[1]}/{name}.json"))["error"]["rows"]]
+    for g in gain_table(rows, "hybrid:k_frac=1/64", "static"):
+        layers = ", ".join(f"L{k} {v:.1%}" for k, v in g["per_layer_gain"].items())
+        print(f"{name} {g['module']} N={g['n_chips']}: hybrid vs static {g['mean_gain']:.1%} ({layers})")
+PY

@@ -36,13 +36,58 @@ def test_allgather_bytes_and_traffic_ratio(n: int) -> None:
     assert c.bytes_sent_per_rank / ref.bytes_sent_per_rank == pytest.approx(n * b / 32, rel=1e-12)
 
 
+SWITCH = LinkModel(topology="switch", link_bw_gb_per_s=25.0, link_latency_ns=1000.0, links_per_chip=2,
+                   full_duplex=True)
+
+
 @pytest.mark.parametrize("n", [2, 4, 8, 16])
-def test_twoshot_ratio_is_b_over_16(n: int) -> None:
+def test_twoshot_ratio_is_b_over_16_over_direct_links(n: int) -> None:
     b = 4.1875
-    c = collective_cost("twoshot", n, 1000, b, RING)
-    ref = collective_cost("ring_allreduce", n, 1000, 16.0, RING)
+    c = collective_cost("twoshot", n, 1000, b, SWITCH)
+    ref = collective_cost("ring_allreduce", n, 1000, 16.0, SWITCH)
     assert c.bytes_sent_per_rank / ref.bytes_sent_per_rank == pytest.approx(b / 16, rel=1e-12)
-    assert c.steps == 2 * (n - 1)
+    assert c.steps == 2
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 8, 16])
+def test_twoshot_on_a_ring_is_routed_hop_by_hop(n: int) -> None:
+    """Two-shot is a direct exchange; on a ring each chunk of m = M/N travels the shortest path.
+
+    Distances to the N-1 peers on a bidirectional ring: N=4: 1+2+1 = 4 = floor(16/4); N=5: 1+2+2+1 = 6
+    = floor(25/4); N=8: 1+2+3+4+3+2+1 = 16. Two stages, so 2 * floor(N^2/4) * m bytes through a chip's
+    ports, and floor(N/2) hops (one α each) per stage for the farthest chunk."""
+    values, b = 2048 * 4096, 4.1875
+    m = values * b / 8 / n
+    c = collective_cost("twoshot", n, values, b, RING)
+    assert c.bytes_sent_per_rank == pytest.approx(2 * (n * n // 4) * m, rel=1e-15)
+    assert c.steps == 2 * (n // 2)
+    assert c.link_time_s == pytest.approx(c.steps * 1e-6 + c.bytes_sent_per_rank / 50e9, rel=1e-15)
+
+
+def test_twoshot_on_a_ring_can_lose_to_the_bf16_ring() -> None:
+    """Issue 20's figures (LLaMA-2-7B prefill 2048 x 4096 partials on the anda ring, 50 GB/s, α = 1 µs):
+    V = 8,388,608 values, M = V * 4.1875 / 8 = 4,390,912 B. N = 16: direct two-shot 2 * 64 * (M/16) / 50e9
+    + 16 µs = 702.5 + 16 = 718.5 µs, above the BF16 ring all-reduce's 30 µs + 1.875 * 2V / 50e9 = 659.1 µs;
+    ring-priced two-shot would have been 30 + 164.7 = 194.7 µs (3.69x less). N = 4: 179.6 vs 137.7 µs
+    (1.30x); N = 8: 359.3 vs 167.7 µs (2.14x)."""
+    values = 2048 * 4096
+    two = collective_cost("twoshot", 16, values, 4.1875, RING).link_time_s
+    bf16 = collective_cost("ring_allreduce", 16, values, 16.0, RING).link_time_s
+    assert two == pytest.approx(718.5e-6, rel=1e-4) and bf16 == pytest.approx(659.1e-6, rel=1e-4)
+    for n, ratio in ((4, 1.30), (8, 2.14), (16, 3.69)):
+        ring_priced = 2 * (n - 1) * 1e-6 + 2 * (n - 1) / n * values * 4.1875 / 8 / 50e9
+        assert collective_cost("twoshot", n, values, 4.1875, RING).link_time_s / ring_priced == \
+            pytest.approx(ratio, abs=0.005)
+
+
+@pytest.mark.parametrize("links", [1, 3])
+def test_ring_that_cannot_be_built_is_refused(links: int) -> None:
+    odd = LinkModel(topology="ring", link_bw_gb_per_s=25.0, link_latency_ns=0.0, links_per_chip=links,
+                    full_duplex=True)
+    for alg in ("ring_allreduce", "allgather", "twoshot"):
+        with pytest.raises(AndasimInputError, match="even links_per_chip"):
+            collective_cost(alg, 4, 1024, 16.0, odd)
+    assert collective_cost("ring_allreduce", 2, 1024, 16.0, odd).steps == 2   # two chips: one cable
 
 
 def test_oneshot_switch_and_fully_connected() -> None:

@@ -9,8 +9,10 @@ from click.testing import CliRunner
 
 from andasim.cli import main
 
-ARGS = ["compare", "--designs", "fp_fp,figna_m8,pe64", "--traces", "opt1.3b", "--profile",
-        "anda-paper/wikitext2/1pct", "--seq-len", "256"]
+HW = ["--hw", "fp_fp,figna_m8,pe64"]
+BASE = ["compare", "--trace", "opt1.3b", "--seq-len", "256"]
+PROFILE = ["--precision", "anda-paper/wikitext2/1pct"]
+ARGS = [*BASE, *HW, *PROFILE]
 
 
 @pytest.fixture(scope="module")
@@ -65,15 +67,16 @@ def test_journal_draws_the_tradeoff(tmp_path, first):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--baseline", "ifpu"], "--baseline 'ifpu' must be one of --designs"),
-    (["--designs", "fp_fp,fp_fp"], "listed twice: fp_fp"),
-    (["--designs", "fp_fp,,anda"], "without empty items"),
-    (["--designs", "fp_fp,nosuch"], "nosuch"),
-    (["--profile", "anda-paper/wikitext2/5pct"], "no profile 'anda-paper/wikitext2/5pct'"),
-    (["--journals", "missing.jsonl"], "missing.jsonl: no such file"),
+    ([*HW, *PROFILE, "--baseline", "ifpu"], "--baseline 'ifpu' must be one of --hw"),
+    (["--hw", "fp_fp,fp_fp", *PROFILE], "listed twice: fp_fp"),
+    (["--hw", "fp_fp", "--hw", "fp_fp", *PROFILE], "listed twice: fp_fp"),
+    (["--hw", "fp_fp,,anda", *PROFILE], "without empty items"),
+    (["--hw", "fp_fp,nosuch", *PROFILE], "nosuch"),
+    ([*HW, "--precision", "anda-paper/wikitext2/5pct"], "did you mean 'anda-paper/wikitext2/1pct'?"),
+    ([*HW, *PROFILE, "--journals", "missing.jsonl"], "missing.jsonl: no such file"),
 ])
 def test_bad_inputs_exit_2_with_one_line(tmp_path, extra, message):
-    res = CliRunner().invoke(main, [*ARGS, "--out", str(tmp_path / "o"), *extra])
+    res = CliRunner().invoke(main, [*BASE, "--out", str(tmp_path / "o"), *extra])
     assert res.exit_code == 2, res.output
     assert message in res.output
     assert "Traceback" not in res.output

@@ -191,7 +191,7 @@ def test_strict_loading_refuses_unknown_and_missing_keys(tmp_path):
         load_cost_table(_write(tmp_path, bad))
     bad = copy.deepcopy(good)
     bad["sram"]["weight"]["e_pj_per_bit"]["value"] = -1.0
-    with pytest.raises(ConfigError, match=">= 0"):
+    with pytest.raises(ConfigError, match=r"must be in \[0, "):
         load_cost_table(_write(tmp_path, bad))
     (tmp_path / "dup.yaml").write_text("schema_version: 1\nschema_version: 1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="duplicate key"):

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pytest
 from test_engine_reference import small_hw
 
 from andasim.hw.config import load_hw
+from andasim.sim.dataflows import run_schedule
 from andasim.sim.engine import simulate_gemm
+from andasim.sim.job import make_job
+from andasim.sim.mapping import candidates
 from andasim.sim.simulate import simulate
 from andasim.workload.card import load_card
 from andasim.workload.gemm import GeMM
@@ -48,16 +54,24 @@ def test_cycles_never_below_compute_or_dram_bound() -> None:
         dram_bytes = sum(c[k] for k in c if k.startswith(("dram_read_bytes", "dram_write_bytes")))
         bytes_per_cycle = hw.dram.bw_gb_per_s * 1e9 / (hw.freq_mhz * 1e6)
         assert res.cycles >= dram_bytes / bytes_per_cycle - 1e-6
+        assert res.cycles >= c["roofline_cycles"] - 1e-6
         assert res.cycles == c["compute_cycles"] + c["stall_dram_cycles"] + c["stall_compressor_cycles"]
         assert 0 < res.utilization <= 1.0
 
 
 def test_halving_dram_bandwidth_never_speeds_up() -> None:
+    # Per mapping (every dataflow), and through the mapper with no tie band (with one, min_cycles may
+    # trade up to tie_fraction of cycles for less traffic, so the bound is loose by that much).
     for name, rows, cols, kw, gemm, m_bits, nxt in _cases(2, 120):
-        fast = simulate_gemm(small_hw(name, rows, cols, **kw), gemm, m_bits, nxt)
-        half = simulate_gemm(small_hw(name, rows, cols, **{**kw, "bw_gb_per_s": kw["bw_gb_per_s"] / 2}),
-                             gemm, m_bits, nxt)
+        hw = small_hw(name, rows, cols, **kw)
+        hw = dataclasses.replace(hw, dataflow=dataclasses.replace(hw.dataflow, tie_fraction=0.0))
+        slow_dram = dataclasses.replace(hw.dram, bw_gb_per_s=kw["bw_gb_per_s"] / 2)
+        slow_hw = dataclasses.replace(hw, dram=slow_dram)
+        fast, half = simulate_gemm(hw, gemm, m_bits, nxt), simulate_gemm(slow_hw, gemm, m_bits, nxt)
         assert half.cycles >= fast.cycles
+        job, slow_job = make_job(hw, gemm, m_bits, nxt), make_job(slow_hw, gemm, m_bits, nxt)
+        for mp in candidates(job, hw.dataflow)[::7]:
+            assert run_schedule(slow_job, mp)["cycles"] >= run_schedule(job, mp)["cycles"]
 
 
 def test_fewer_mantissa_bits_never_slow_anda_down() -> None:
@@ -86,18 +100,24 @@ def test_fp_fp_cycles_independent_of_the_profile() -> None:
     assert c4 < c7 < next(iter(cycles))
 
 
-def test_prefill_is_compute_bound_and_decode_leaves_rows_idle() -> None:
+def test_prefill_is_compute_bound() -> None:
     card = load_card("llama-7b")
-    hw = load_hw("anda")
     prof = PrecisionProfile.from_list([7, 6, 6, 6])
-    pre = simulate(hw, card, prof, phase="prefill", seq_len=2048)
-    dec = simulate(hw, card, prof, phase="decode", seq_len=2048)
+    pre = simulate(load_hw("anda"), card, prof, phase="prefill", seq_len=2048)
     assert pre.utilization > 0.99
-    # decode, batch 1: one token, so one of the 16 token rows of every output tile does useful
-    # work (output-stationary, tokens on rows): utilization is at most 1/16
-    assert dec.utilization <= 1 / 16 + 1e-12
-    c = dec.counters
-    assert c["pe_busy_cycles"] * 16 <= c["pe_busy_cycles"] + c["pe_idle_cycles"]
-    # every weight is streamed from DRAM at least once per token
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+def test_decode_runs_within_1_5x_of_its_roofline(batch: int) -> None:
+    # Issue 12 acceptance. Before, output-stationary with tokens on rows filled 1 of 16 rows: batch 1
+    # took 45.9 M cycles against a DRAM bound of 3.7 M (12x). The GEMV K split spreads one token's K
+    # over the rows; batch 8 splits it over 2 rows per token.
+    card = load_card("llama-7b")
+    dec = simulate(load_hw("anda"), card, PrecisionProfile.from_list([7, 6, 6, 6]), phase="decode",
+                   seq_len=2048, batch=batch)
+    s = dec.summary()
+    assert s["roofline_cycles"] <= s["cycles"] <= 1.5 * s["roofline_cycles"]
+    assert {e["mapping"]["dataflow"] for e in dec.entries} == {"gemv_k_split"}
+    # every weight is streamed from DRAM at least once per step
     weight_bytes = dec.counters["dram_read_bytes.weight"]
     assert weight_bytes >= 32 * (4096 * 12288 + 4096 * 4096 + 4096 * 22016 + 11008 * 4096) * 0.5

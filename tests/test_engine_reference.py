@@ -9,10 +9,11 @@ import pytest
 
 from andasim.formats import anda_integer_fields, int_weights
 from andasim.hw.config import load_hw
+from andasim.hw.dataflow_config import DataflowConfig
 from andasim.sim import functional as F
-from andasim.sim.engine import run_schedule
+from andasim.sim.dataflows import DATAFLOWS, run_schedule
 from andasim.sim.job import make_job
-from andasim.sim.mapping import choose_mapping
+from andasim.sim.mapping import candidates, choose_mapping
 from andasim.sim.reference import Operands, simulate_reference
 from andasim.workload.gemm import GeMM
 
@@ -21,8 +22,9 @@ DESIGNS = ("anda", "fp_fp", "fp_int", "ifpu", "figna", "figna_m11", "figna_m8")
 
 def small_hw(name: str, rows: int, cols: int, *, freq_mhz: float = 285.0, bw_gb_per_s: float = 256.0,
              latency_ns: float = 100.0, act_kib: float = 1024.0, exp_kib: float = 128.0,
-             weight_kib: float = 1024.0, output_kib: float = 64.0, extra_cycles: int | None = None):
-    """A bundled design with its array, clock, DRAM and buffers replaced (for tiny cases)."""
+             weight_kib: float = 1024.0, output_kib: float = 64.0, extra_cycles: int | None = None,
+             dataflow: DataflowConfig | None = None):
+    """A bundled design with its array, clock, DRAM, buffers (and dataflows) replaced (for tiny cases)."""
     hw = load_hw(name)
     b = hw.buffers
     pe = hw.pe_array.pe
@@ -33,7 +35,7 @@ def small_hw(name: str, rows: int, cols: int, *, freq_mhz: float = 285.0, bw_gb_
         return dataclasses.replace(old, size_kib=kib)
 
     return dataclasses.replace(
-        hw, freq_mhz=freq_mhz,
+        hw, freq_mhz=freq_mhz, dataflow=dataflow or hw.dataflow,
         pe_array=dataclasses.replace(hw.pe_array, rows=rows, cols=cols, pe=pe),
         dram=dataclasses.replace(hw.dram, bw_gb_per_s=bw_gb_per_s, latency_ns=latency_ns),
         buffers=dataclasses.replace(b, act_mantissa=buf(b.act_mantissa, act_kib),
@@ -105,22 +107,40 @@ def test_hand_fp_fp_independent_of_m() -> None:
         assert fast == ref and fast["cycles"] == 79
 
 
-# --- random equivalence ---------------------------------------------------------------------------
+# --- random equivalence, per dataflow -------------------------------------------------------------
+# Every case draws a random design, array, clock, DRAM and buffers, then a random candidate tiling of
+# the dataflow under test (not only the mapper's choice), and requires equal raw counters.
 
-def _random_case(rng: np.random.Generator):
+def _random_params(rng: np.random.Generator, dataflow: str, rows: int, cols: int) -> dict[str, int]:
+    if dataflow == "gemv_k_split":
+        return {"max_k_ways": int(rng.integers(2, 5)), "reduction_cycles_per_level": int(rng.integers(0, 3))}
+    if dataflow == "weight_stationary":
+        return {"reduction_cycles_per_level": int(rng.integers(0, 3))}
+    if dataflow == "gpu_tiled":
+        return {"tile_m_tokens": rows * int(rng.integers(1, 4)),
+                "tile_n_features": cols * int(rng.integers(1, 4)),
+                "tile_k_elements": 64 * int(rng.integers(1, 4))}
+    return {}
+
+
+def _random_case(rng: np.random.Generator, dataflow: str = "output_stationary"):
     name = DESIGNS[int(rng.integers(len(DESIGNS)))]
     rows, cols = int(rng.integers(2, 5)), int(rng.integers(2, 5))
+    params = _random_params(rng, dataflow, rows, cols)
+    cfg = DataflowConfig("min_cycles", ((dataflow, tuple(sorted(params.items()))),))
     hw = small_hw(name, rows, cols, freq_mhz=float(rng.choice([100.0, 285.0, 1000.0])),
                   bw_gb_per_s=float(rng.choice([0.5, 1.0, 3.3, 10.0, 64.0, 400.0])),
                   latency_ns=float(rng.choice([0.0, 7.0, 100.0, 333.0])),
                   act_kib=float(rng.choice([1.0, 2.0, 4.0, 16.0])),
                   exp_kib=float(rng.choice([0.25, 0.5, 4.0])),
-                  weight_kib=float(rng.choice([0.5, 1.0, 2.0, 16.0])), output_kib=1.0,
-                  extra_cycles=int(rng.integers(0, 3)))
+                  weight_kib=float(rng.choice([0.5, 1.0, 2.0, 16.0])),
+                  output_kib=float(rng.choice([0.5, 1.0])),
+                  extra_cycles=int(rng.integers(0, 3)), dataflow=cfg)
     module = str(rng.choice(["qkv", "o", "up", "down", "qk", "pv"]))
     attention = module in ("qk", "pv")
     k = int(rng.integers(1, 7)) * 64 - (int(rng.integers(0, 64)) if rng.random() < 0.3 else 0)
-    gemm = GeMM("r", module, 0, int(rng.integers(1, 14)), k, int(rng.integers(1, 14)),
+    m = int(rng.integers(1, rows)) if dataflow == "gemv_k_split" else int(rng.integers(1, 14))
+    gemm = GeMM("r", module, 0, m, k, int(rng.integers(1, 14)),
                 int(rng.integers(1, 3)) if attention else 1, "activation" if attention else "int4")
     m_bits = int(rng.integers(1, 14))
     next_m_bits = int(rng.integers(1, 14)) if rng.random() < 0.7 else None
@@ -128,18 +148,19 @@ def _random_case(rng: np.random.Generator):
     return hw, gemm, m_bits, next_m_bits, next_k
 
 
-def _compare_random(seed: int, n_cases: int) -> None:
+def _compare_random(seed: int, n_cases: int, dataflow: str) -> None:
     rng = np.random.default_rng(seed)
     compared = 0
     orders: set[str] = set()
     stalls = {"dram": 0, "compressor": 0}
+    reduced = 0
     while compared < n_cases:
-        hw, gemm, m_bits, next_m_bits, next_k = _random_case(rng)
+        hw, gemm, m_bits, next_m_bits, next_k = _random_case(rng, dataflow)
         job = make_job(hw, gemm, m_bits, next_m_bits, next_k)
-        try:
-            mp = choose_mapping(job)
-        except ValueError:  # buffers too small even for one tile: refused, nothing to compare
+        cands = candidates(job, hw.dataflow)
+        if not cands:  # buffers too small for this dataflow: nothing to compare
             continue
+        mp = cands[int(rng.integers(len(cands)))]
         fast = run_schedule(job, mp)
         ref, _ = simulate_reference(job, mp)
         assert fast == ref, (hw.name, gemm, m_bits, next_m_bits, mp)
@@ -147,18 +168,25 @@ def _compare_random(seed: int, n_cases: int) -> None:
         orders.add(mp.order)
         stalls["dram"] += fast["stall_dram_cycles"] > fast["cycles"] // 4
         stalls["compressor"] += fast["stall_compressor_cycles"] > 0
-    # the random cases exercise every loop order and both kinds of stall
-    assert orders == {"act_outer", "weight_outer", "k_split"}
+        reduced += fast["reduction_cycles"] > 0 or fast["partial_write_bits"] > 0
+    # the random cases exercise the loop orders of the dataflow, both kinds of stall and (beyond
+    # output-stationary) the cross-row reductions or output-buffer partial sums
+    expected_orders = {"output_stationary": {"act_outer", "weight_outer", "k_split"},
+                       "gpu_tiled": {"k_split"}}
+    assert orders == expected_orders.get(dataflow, {"act_outer", "weight_outer"})
     assert stalls["dram"] > n_cases // 12 and stalls["compressor"] > n_cases // 12
+    assert reduced > n_cases // 10
 
 
-def test_fast_engine_equals_reference_on_random_cases() -> None:
-    _compare_random(20250, 240)
+@pytest.mark.parametrize("dataflow", sorted(DATAFLOWS))
+def test_fast_engine_equals_reference_on_random_cases(dataflow: str) -> None:
+    _compare_random(20250 + sorted(DATAFLOWS).index(dataflow), 200, dataflow)
 
 
 @pytest.mark.slow
-def test_fast_engine_equals_reference_on_many_random_cases() -> None:
-    _compare_random(777, 3000)
+@pytest.mark.parametrize("dataflow", sorted(DATAFLOWS))
+def test_fast_engine_equals_reference_on_many_random_cases(dataflow: str) -> None:
+    _compare_random(777, 2000, dataflow)
 
 
 # --- numeric outputs of the reference model -------------------------------------------------------

@@ -14,7 +14,7 @@ from andasim.cli import main
     (["--weights", "int4"], "--weights 'int4'"),
     (["--weights", "int1-g128"], "intB-gG"),
     (["--precision", "17"], "1..16"),
-    (["--precision", "7,7,7"], "not a file"),
+    (["--precision", "7,7,7"], "got 3 values"),
     (["--model", "no-such-model"], "not a short name"),
     (["--threads", "0"], "--threads"),
 ])

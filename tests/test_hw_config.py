@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 BAD = REPO / "tests" / "fixtures" / "bad_hw"
 EXPECTED_KEYS: dict[str, str | None] = json.loads((BAD / "expected_keys.json").read_text())
 
-BUNDLED = ["anda", "pe64", "fp_fp", "fp_int", "ifpu", "figna", "figna_m11", "figna_m8"]
+BUNDLED = ["anda", "pe64", "fp_fp", "fp_fp_least_traffic", "fp_int", "ifpu", "figna", "figna_m11", "figna_m8"]
 
 
 def test_all_designs_are_bundled():
@@ -79,10 +79,19 @@ def test_iso_peak_throughput_at_m15():
     assert anda.pe_array.num_pes == fpfp.pe_array.num_pes
 
 
-def test_missing_path_with_bundled_stem_resolves_with_notice(capsys):
+def test_legacy_configs_alias_resolves_with_notice(capsys):
     hw = load_hw("configs/figna_m8.yaml")
     assert hw.name == "figna_m8"
-    assert "using the bundled design 'figna_m8'" in capsys.readouterr().err
+    assert "old spelling of the bundled design 'figna_m8'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", ["/home/me/designs/anda.yaml", "mydesigns/anda.yaml", "anda.yaml",
+                                  "./configs/anda.yaml", "configs/sub/anda.yaml"])
+def test_missing_path_is_an_error_that_suggests_the_bundled_name(path):
+    """Finding 5: a missing path never silently simulates the stock design."""
+    hint = r"file not found; the bundled design of that name is 'anda' \(--hw anda\)"
+    with pytest.raises(ConfigError, match=hint):
+        load_hw(path)
 
 
 def test_unknown_name_lists_bundled():

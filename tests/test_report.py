@@ -147,7 +147,7 @@ def test_enriched_result_names_tables_and_units(small_run):
 
 
 def test_per_layer_energy_columns_sum_to_the_total(small_run):
-    from andasim.cli.run import per_layer_csv
+    from andasim.report.per_layer import per_layer_csv
     from andasim.report.run_report import ENERGY_COLUMNS, append_energy_columns, energy_report, summary_text
 
     hw, result = small_run

@@ -20,17 +20,17 @@ from andasim.workload.precision import load_profile
 pytestmark = pytest.mark.slow
 
 COMMAND = ["search", "--model", "smollm2-135m", "--weights", "as-shipped", "--no-bos", "--tolerance", "1%",
-           "--calib-seqs", "16", "--seq-len", "512", "--eval-seqs", "32", "--max-evals", "32",
+           "--calib-seqs", "16", "--window", "512", "--eval-seqs", "32", "--max-evals", "32",
            "--threads", "1"]
 
 
 def test_smollm2_search_at_one_percent_holds_on_heldout_windows(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    out = tmp_path / "profile.yaml"
+    out = tmp_path / "search"
     result = CliRunner().invoke(main, [*COMMAND, "--out", str(out)])
     assert result.exit_code == 0, result.output
-    events = [json.loads(x) for x in (tmp_path / "profile.yaml.journal.jsonl").read_text().splitlines()]
+    events = [json.loads(x) for x in (out / "profile.yaml.journal.jsonl").read_text().splitlines()]
     evals = [e for e in events if e["type"] == "eval"]
     assert 0 < len(evals) <= 32 and all(len(e["window_nll"]) == 16 for e in evals)
     assert all(e["feasible"] == (e["ci"][1] <= 0.01) for e in evals)  # accept rule ci
@@ -42,5 +42,5 @@ def test_smollm2_search_at_one_percent_holds_on_heldout_windows(tmp_path):
     assert len(chosen["window_nll"]) == 32
     assert ci.high <= 0.01
     assert f"{ci.high:+.3%}]" in result.output
-    profile = load_profile(out)
+    profile = load_profile(out / "profile.yaml")
     assert profile.as_list() != [13, 13, 13, 13] and "held-out" in profile.source

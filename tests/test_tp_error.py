@@ -185,3 +185,60 @@ def test_calibration_split_is_checked() -> None:
         layer_error(x, w, n_chips=2, payload=parse_payload("static"), collective="allgather", calib_frac=1.0)
     with pytest.raises(AndasimInputError, match="cannot be split"):
         layer_error(x[:1], w, n_chips=2, payload=parse_payload("static"), collective="allgather")
+
+
+class _CountingPayload:
+    """Identity payload that counts the values passed through encode/decode (one roundtrip = one
+    encode and one decode of `y.size` values)."""
+
+    spec = "counting"
+
+    def __init__(self) -> None:
+        self.values = 0
+
+    def roundtrip(self, rank: int, y: np.ndarray) -> np.ndarray:
+        self.values += y.size
+        return np.asarray(y, dtype=np.float32)
+
+    def bits_per_value(self, shape: tuple[int, int]) -> float:
+        return 32.0
+
+
+@pytest.mark.parametrize("topology", ["ring", "fully_connected", "switch"])
+@pytest.mark.parametrize("collective", ["allgather", "oneshot", "twoshot", "ring_allreduce"])
+def test_numerics_run_the_exchange_that_is_priced(topology: str, collective: str) -> None:
+    """The encodes the numerics perform equal the encodes `collective_cost` charges, on every topology.
+
+    Per chip and collective the price counts `quantized_values` encodes; the numerics encode N partials
+    (or, on the ring, N hops of a partial-sized chunk set) plus, for two-shot, the reduced sum once:
+    over N chips that is N * quantized_values values."""
+    from andasim.system.tp.collectives import collective_cost
+    from andasim.system.tp.links import LinkModel
+
+    n, t, e = 4, 8, 16
+    link = LinkModel(topology=topology, link_bw_gb_per_s=10.0, link_latency_ns=100.0, links_per_chip=6,
+                     full_duplex=True)
+    try:
+        cost = collective_cost(collective, n, t * e, 16.0, link)
+    except AndasimInputError:
+        assert (collective, topology) == ("oneshot", "ring")   # no direct links on a ring
+        return
+    partials = np.random.default_rng(0).standard_normal((n, t, e)).astype(np.float32)
+    first, second = _CountingPayload(), _CountingPayload()
+    reduce_partials(partials, first, collective, second if collective == "twoshot" else None)
+    assert first.values + second.values == pytest.approx(n * cost.quantized_values)
+    assert cost.exchange == {"ring_allreduce": "ring_hop_by_hop", "twoshot": "direct_two_stage"}.get(
+        collective, "gather")
+
+
+def test_gain_table_per_module_and_layer() -> None:
+    from andasim.system.tp.error import ErrorRow, gain_table
+
+    def row(layer: int, payload: str, err: float) -> ErrorRow:
+        return ErrorRow(layer, "down", 2, payload, "allgather", 4.0, 0, 64, 8, 8, err, None)
+
+    rows = [row(0, "hybrid", 0.1), row(0, "static", 0.2), row(1, "hybrid", 0.3), row(1, "static", 0.3)]
+    (g,) = gain_table(rows, "hybrid", "static")
+    # mean errors 0.2 vs 0.25: gain 1 - 0.2/0.25 = 0.2; layer 0 halves its error, layer 1 gains nothing
+    assert g["mean_gain"] == pytest.approx(0.2)
+    assert g["per_layer_gain"] == {0: pytest.approx(0.5), 1: pytest.approx(0.0)}

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
+from pathlib import Path
 
 import click
 
+from andasim.cli import options
 from andasim.search.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED
 
 
-@click.command("evaluate")
-@click.option("--model", default="smollm2-135m", show_default=True,
-              help="smollm2-135m, gemma3-270m, qwen2.5-coder-0.5b, a local HF directory or a .gguf file "
-                   "(needs the models extra; docs/models.md).")
-@click.option("--precision", required=True,
-              help="Anda mantissa widths: one uniform M (6), four widths M_qkv,M_o,M_up,M_down (7,6,7,7), "
-                   "a profile YAML (e.g. written by `andasim search`), or a profile name of the model's "
-                   "trace.")
+@options.command("evaluate")
+@options.trace_option(names=("--model",), dest="model",
+                      extra="Here: the causal LM to run: smollm2-135m, gemma3-270m, qwen2.5-coder-0.5b, a "
+                            "local HF directory or a .gguf file (needs the models extra; docs/models.md).")
+@options.precision_option(extra="The Anda widths of the quantized run (required; the real-model traces "
+                                "have no default profile).")
 @click.option("--weights", default="as-shipped", show_default=True,
               help="as-shipped: the weights exactly as loaded (the bundled GGUF models are already 4-5-bit "
                    "quantized); intB-gG (e.g. int4-g128): re-quantize the decoder Linears on top of them.")
@@ -27,7 +26,7 @@ from andasim.search.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_S
 @click.option("--seq-len", default=512, show_default=True, type=int,
               help="Tokens per window (model input length, BOS included when --bos); each window "
                    "predicts seq_len - 1 tokens.")
-@click.option("--windows", default="heldout:64", show_default=True,
+@click.option("--windows", default="heldout:32", show_default=True,
               help="last:N (last N non-overlapping windows of the whole corpus stream), first:N, calib:N "
                    "(calibration articles) or heldout:N (held-out articles, never used by a search).")
 @click.option("--corpus", default="wiki", show_default=True, help="Text corpus (docs/models.md).")
@@ -36,12 +35,10 @@ from andasim.search.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_S
               help="Bootstrap resamples.")
 @click.option("--level", default=DEFAULT_LEVEL, show_default=True, type=float,
               help="Two-sided confidence level of the interval.")
-@click.option("--threads", default=1, show_default=True, type=int,
-              help="CPU threads for torch/OpenMP/BLAS (OpenMP waits passively).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False),
-              help="Write the full report (per-window NLL sums, protocol) as JSON to this file.")
-def evaluate(model: str, precision: str, weights: str, bos: bool, seq_len: int, windows: str, corpus: str,
-             seed: int, resamples: int, level: float, threads: int, json_path: str | None) -> None:
+@options.threads_option()
+@options.json_option(extra="(the full report: per-window NLL sums, interval, protocol)")
+def evaluate(model: str, precision: str | None, weights: str, bos: bool, seq_len: int, windows: str,
+             corpus: str, seed: int, resamples: int, level: float, json_file: Path | None) -> None:
     """Perplexity of MODEL with FP16 activations (baseline) and with Anda activations (PRECISION).
 
     \b
@@ -49,37 +46,27 @@ def evaluate(model: str, precision: str, weights: str, bos: bool, seq_len: int, 
           --seq-len 512 --precision 6 --json eval.json
 
     Prints both perplexities, the relative change and its paired-bootstrap confidence interval over
-    windows; --json adds the per-window NLL sums and the full protocol (docs/search.md).
+    windows (a progress bar per pass on stderr); --json adds the per-window NLL sums and the full
+    protocol (docs/search.md).
     """
-    from andasim.threads import configure_threads
-
-    configure_threads(threads)  # before torch is imported: passive OpenMP waiting
-    from tqdm import tqdm
-
+    from andasim.errors import AndasimInputError
     from andasim.search.evaluate import evaluate_perplexity, summary_lines
     from andasim.search.weights import WeightMode
     from andasim.search.windows import WindowSpec
 
+    if precision is None:
+        raise AndasimInputError("evaluate needs --precision (e.g. 6 or 7,6,7,7 or a profile YAML)")
     WindowSpec.parse(windows)  # fail fast, before the model loads
     WeightMode.parse(weights)
     start = time.perf_counter()
-    bar = tqdm(total=0, desc="windows", unit="window", file=sys.stderr, disable=None)
-
-    def loaded(n: int) -> None:
-        bar.total = n
-        bar.refresh()
-
-    try:
-        report = evaluate_perplexity(model, precision, weights=weights, bos=bos, seq_len=seq_len,
-                                     windows=windows, corpus=corpus, seed=seed, resamples=resamples,
-                                     level=level, on_window=bar.update, on_loaded=loaded)
-    finally:
-        bar.close()
+    report = evaluate_perplexity(options.canonical_model(model), precision, weights=weights, bos=bos,
+                                 seq_len=seq_len, windows=windows, corpus=corpus, seed=seed,
+                                 resamples=resamples, level=level)
     lines = summary_lines(report)
-    if json_path:
+    if json_file is not None:
         from andasim.atomic_io import write_atomic
 
-        write_atomic(json_path, json.dumps(report, indent=1, sort_keys=True) + "\n")
-        lines.append(f"report written to {json_path}")
+        write_atomic(json_file, json.dumps(report, indent=1, sort_keys=True) + "\n")
+        lines.append(f"report written to {json_file}")
     lines.append(f"wall time {time.perf_counter() - start:.1f} s")
     click.echo("\n".join(lines))

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from andasim.atomic_io import write_atomic
+from andasim.cli import options
 
 
 def _pareto_csv(rows: list[dict[str, Any]]) -> str:
@@ -53,8 +54,8 @@ def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
     return names
 
 
-@click.command("offload", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--model", required=True, help="Model card name (e.g. opt-30b, opt-175b) or card YAML path.")
+@options.command("offload", old_spellings=[options.Alias("--anda-m", "--precision")])
+@options.trace_option(names=("--model",), dest="model", extra="Offloading uses its model card (the shapes).")
 @click.option("--preset", required=True,
               help="System (tiers and links) YAML path or bundled preset: t4-flexgen, anda-system.")
 @click.option("--prompt-len", type=int, default=512, show_default=True, help="Prompt length s.")
@@ -72,25 +73,50 @@ def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
 @click.option("--cache-format", default=None, help="Any registered KV-cache format spec (default fp16).")
 @click.option("--act-format", default="fp16", show_default=True,
               help="Format of offloaded hidden states, e.g. anda:m=6.")
-@click.option("--overlap-model", type=click.Choice(["paper", "code"]), default="paper", show_default=True,
-              help="paper: perfect overlap (max of legs); code: the released cost model's serialised legs.")
-@click.option("--compute", type=click.Choice(["flops", "engine"]), default="flops", show_default=True,
-              help="Compute times from the preset's FLOP rates, or from the Anda cycle engine (--hw).")
-@click.option("--hw", default=None, help="Accelerator design for --compute engine (YAML or bundled name).")
-@click.option("--anda-m", type=int, default=None,
-              help="--compute engine: uniform Anda mantissa width (else the --trace default profile).")
-@click.option("--alpha-g", type=float, default=None, help="Usable share of device memory (default 0.8).")
+@click.option("--overlap-model", type=click.Choice(["paper", "code"]), default="code", show_default=True,
+              help="code: the released cost model's serialised legs (closer to FlexGen's measured runs, "
+                   "docs/results.md); paper: perfect overlap (max of legs).")
+@click.option("--compute", type=click.Choice(["auto", "flops", "roofline", "engine"]), default="auto",
+              show_default=True,
+              help="flops: FlexGen's FLOPs / rate; roofline: max(FLOPs / rate, bytes / device bandwidth) "
+                   "per kernel, non-GEMM work included; engine: the Anda cycle engine (--hw); auto: "
+                   "roofline when the preset gives compute.memory_bandwidth_gib_per_s, else flops.")
+@click.option("--memory-model", type=click.Choice(["andasim", "flexgen-code"]), default="andasim",
+              show_default=True,
+              help="Peak memory: andasim's (what the runtime allocates) or FlexGen's cost_model.py term "
+                   "by term (alphas above 1 allowed there).")
+@click.option("--compression-model", type=click.Choice(["andasim", "flexgen-code"]), default="andasim",
+              show_default=True,
+              help="andasim: 4.5-bit weights/cache with metadata and an FP16 workspace; flexgen-code: "
+                   "weights / 4, cache never compressed (FlexGen's cost model).")
+@click.option("--cpu-attention", type=click.Choice(["flag", "always"]), default="flag", show_default=True,
+              help="Decode attention over host/disk cache runs on the host: flag = only with "
+                   "--cpu-cache-compute (the runtime); always = FlexGen's cost model.")
+@click.option("--weight-placement", type=click.Choice(["tensor", "fraction"]), default="tensor",
+              show_default=True,
+              help="tensor: whole tensors per sub-layer as FlexGen's runtime places them; fraction: "
+                   "the --percent shares as real numbers (the LP relaxation).")
+@click.option("--search-enumeration", type=click.Choice(["andasim", "flexgen"]), default="andasim",
+              show_default=True,
+              help="andasim: every feasible (gbs, nb), best = highest throughput then lowest latency "
+                   "within 1%; flexgen: the released cost model's enumeration and early stop.")
+@options.hw_option(required=False, extra="The accelerator of --compute engine.")
+@options.precision_option(extra="--compute engine only; default: the --trace default profile.")
+@click.option("--alpha-g", type=float, default=None,
+              help="Usable share of device memory (default 0.8; at most 1, or 10 with "
+                   "--memory-model flexgen-code).")
 @click.option("--alpha-c", type=float, default=None, help="Usable share of host memory (default 0.8).")
 @click.option("--alpha-n", type=float, default=None, help="Usable share of disk (default 0.8).")
-@click.option("--max-gpu-batch-size", type=int, default=128, show_default=True, help="Search bound on gbs.")
-@click.option("--max-num-gpu-batches", type=int, default=20, show_default=True, help="Search bound on nb.")
+@click.option("--max-gpu-batch-size", type=int, default=None, help="Search bound on gbs (default: none).")
+@click.option("--max-num-gpu-batches", type=int, default=None, help="Search bound on nb (default: none).")
 @click.option("--hidden-on-disk", is_flag=True,
               help="Let the search put activations on disk (FlexGen's runtime cannot).")
-@click.option("--trace", default=None, help="Trace whose weight samples measure the 4-bit error.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Output folder: offload.json, and for --search pareto.csv/.png/.svg.")
-@click.option("--json", "json_file", default=None, type=click.Path(dir_okay=False),
-              help="Also write the report JSON here.")
+@options.trace_option(names=("--trace",), required=False,
+                      extra="Its weight samples measure the 4-bit error; its default profile sets the "
+                            "precision of --compute engine.")
+@options.out_option(extra="Gets offload.json, and for --search pareto.csv/.png/.svg.")
+@options.json_option()
+@options.threads_option()
 def offload(**kw: Any) -> None:
     """Model memory-limited inference as FlexGen does (Sheng et al., ICML 2023).
 
@@ -104,7 +130,7 @@ def offload(**kw: Any) -> None:
     Example:
       andasim offload --model opt-30b --preset t4-flexgen --prompt-len 512 --gen-len 32 \\
         --percent 20 80 0 100 0 100 --gpu-batch-size 48 --num-gpu-batches 3 \\
-        --cpu-cache-compute --alpha-g 1 --out out/offload
+        --cpu-cache-compute --out out/offload
     """
     from tqdm import tqdm
 
@@ -133,4 +159,6 @@ def offload(**kw: Any) -> None:
                f"gbs {pol['gpu_batch_size']} x nb {pol['num_gpu_batches']}: "
                f"{pol['generation_throughput_tok_per_s']:.4g} tokens/s, latency {pol['latency_s']:.4g} s; "
                f"binding: {', '.join(pol['binding_constraints']) or 'none'}")
+    for bound in report.get("search", {}).get("stopped_at_bound", []):
+        click.echo(f"note: the search stopped at its bound {bound}; raise it to search further", err=True)
     click.echo(f"wrote {', '.join(str(out / n) for n in written)}")

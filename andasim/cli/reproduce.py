@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 import click
 
+from andasim.cli import options
+
 PAPERS = ("anda",)
 
 
-@click.command("reproduce")
+@options.command("reproduce")
 @click.argument("paper", type=click.Choice(PAPERS))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Output folder: reproduction.txt, reproduction.json, figures/, cache/.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write the reproduction JSON to this file.")
+@options.out_option(extra="Gets reproduction.txt, reproduction.json, reproduction.csv (tidy), figures/ "
+                          "and cache/.")
+@options.json_option(extra="(the same content as OUT/reproduction.json)")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None,
               help="Folder of finished runs to reuse (default: OUT/cache); an interrupted run resumes.")
-def reproduce(paper: str, out_dir: str, json_path: str | None, cache_dir: str | None) -> None:
+@options.threads_option()
+def reproduce(paper: str, out_dir: Path, json_file: Path | None, cache_dir: str | None) -> None:
     """Reproduce the system evaluation of PAPER (anda: Fang et al., HPCA 2025).
 
     Runs the nine models of §4.1 (OPT-1.3B/2.7B/6.7B/13B/30B, LLaMA-7B/13B, LLaMA2-7B/13B) with
@@ -38,6 +39,7 @@ def reproduce(paper: str, out_dir: str, json_path: str | None, cache_dir: str | 
     from andasim.report.designs import PAPER_DESIGNS, PAPER_MODELS
     from andasim.report.reproduce import TOLERANCES, reproduce_anda
     from andasim.report.sweep import Sweep
+    from andasim.report.writers import write_text
 
     out = Path(out_dir)
     total = len(TOLERANCES) * len(PAPER_MODELS) * len(PAPER_DESIGNS)
@@ -46,9 +48,9 @@ def reproduce(paper: str, out_dir: str, json_path: str | None, cache_dir: str | 
                   progress=lambda what: bar.set_postfix_str(what, refresh=True))
     _, text = reproduce_anda(out, sweep, progress=lambda: bar.update(1))
     bar.close()
-    if json_path is not None:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(out / "reproduction.json", json_path)
+    if json_file is not None:
+        write_text(json_file, (out / "reproduction.json").read_text(encoding="utf-8"))
     click.echo(text, nl=False)
     click.echo(f"simulated {sweep.simulated}, reused {sweep.reused} cached runs; wrote "
-               f"{out / 'reproduction.txt'}, {out / 'reproduction.json'}, {out / 'figures'}/")
+               f"{out / 'reproduction.txt'}, {out / 'reproduction.json'}, {out / 'reproduction.csv'}, "
+               f"{out / 'figures'}/" + (f", {json_file}" if json_file else ""))

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import click
 
+from andasim.cli import options
 from andasim.errors import AndasimInputError
 
-# Held-out windows; sized so that the 95% interval at δ = 1% is narrower than δ (docs/search.md).
-HELDOUT_DEFAULT = 64
+# Held-out windows; sized so that the 95% interval at δ = 1% is narrower than δ (docs/results.md).
+HELDOUT_DEFAULT = 32
 
 
 def _positive(ctx: click.Context, param: click.Parameter, value: int) -> int:
@@ -20,10 +21,12 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int) -> int:
     return value
 
 
-@click.command("search")
-@click.option("--model", help="Causal LM for the perplexity evaluator: smollm2-135m, gemma3-270m, "
-              "qwen2.5-coder-0.5b, a local HF directory or a .gguf file (needs the models extra).")
-@click.option("--trace", "trace_name", help="Recorded trace (bundled name or .npz) for the proxy evaluator.")
+@options.command("search", old_spellings=[options.Alias("--seq-len", "--window")])
+@options.trace_option(names=("--model",), dest="model", required=False,
+                      extra="Here: the causal LM the perplexity evaluator runs: smollm2-135m, gemma3-270m, "
+                            "qwen2.5-coder-0.5b, a local HF directory or a .gguf file (models extra).")
+@options.trace_option(names=("--trace",), dest="trace_name", required=False,
+                      extra="Here: a trace with recorded activations for the proxy evaluator.")
 @click.option("--evaluator", type=click.Choice(["perplexity", "proxy"]),
               help="Default: perplexity with --model, proxy with --trace.")
 @click.option("--tolerance", required=True,
@@ -41,15 +44,15 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--calib-seqs", default=8, show_default=True, callback=_positive,
               help="Calibration windows: calib:N, the first N windows of the calibration articles "
                    "(perplexity evaluator).")
-@click.option("--seq-len", default=512, show_default=True, callback=_positive,
-              help="Tokens per window, the model input length, BOS included with --bos "
-                   "(perplexity evaluator).")
+@click.option("--window", "seq_len", default=512, show_default=True, callback=_positive,
+              help="Tokens per calibration and held-out window, the model input length, BOS included with "
+                   "--bos (perplexity evaluator; as `trace record --window`).")
 @click.option("--eval-seqs", default=HELDOUT_DEFAULT, show_default=True, callback=_positive,
               help="Held-out windows for the final report: heldout:N, the first N windows of the held-out "
                    "articles, never used to choose anything (perplexity evaluator).")
 @click.option("--weights", default="as-shipped", show_default=True,
               help="as-shipped: decoder weights exactly as loaded (the bundled GGUF models are already "
-                   "4-5-bit quantized); intB-gG (e.g. int4-g128): re-quantize them (perplexity evaluator).")
+                   "4-5-bit quantized); intB-gG (e.g. int4-g128): re-quantize them.")
 @click.option("--bos/--no-bos", default=False, show_default=True,
               help="Start every window with the tokenizer's BOS token (perplexity evaluator).")
 @click.option("--monotone/--no-monotone", default=True, show_default=True,
@@ -58,31 +61,34 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int) -> int:
               help="Improved search: per-layer refinement over this many blocks of layers (0 = off).")
 @click.option("--proxy-coefficients", type=click.Path(dir_okay=False),
               help="Proxy calibration YAML (default: the bundled SmolLM2-135M fit).")
-@click.option("--threads", default=1, show_default=True, callback=_positive,
-              help="CPU threads for torch/OpenMP/BLAS, with a passive OpenMP wait policy (andasim.threads).")
+@options.threads_option(expose_value=True)
 @click.option("--reuse", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Another search's journal with the same evaluator settings (e.g. another --tolerance or "
                    "--algorithm): its evaluations are replayed instead of recomputed. Repeatable.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="Output precision profile (YAML, for `andasim run --precision`).")
+@options.out_option(legacy_file=True,
+                    extra="Gets profile.yaml (for `--precision`) and its evaluation journal "
+                          "profile.yaml.journal.jsonl. (A path ending in .yaml is still taken as the profile "
+                          "file itself, deprecated.)")
+@options.json_option(extra="(the search result: best widths, BOPs reduction, reference and held-out metrics)")
 @click.option("--journal", type=click.Path(dir_okay=False),
-              help="Evaluation journal (JSONL); default: OUT with suffix .journal.jsonl. Rerunning the same "
+              help="Evaluation journal (JSONL); default: OUT/profile.yaml.journal.jsonl. Rerunning the same "
                    "command resumes from it without repeating evaluations.")
 def search(model: str | None, trace_name: str | None, evaluator: str | None, tolerance: str,
            accept: str | None, algorithm: str, max_evals: int, calib_seqs: int, seq_len: int, eval_seqs: int,
            weights: str, bos: bool, monotone: bool, refine_blocks: int, proxy_coefficients: str | None,
-           threads: int, reuse: tuple[str, ...], out: str, journal: str | None) -> None:
+           threads: int, reuse: tuple[str, ...], out_dir: Path, json_file: Path | None,
+           journal: str | None) -> None:
     """Search the mantissa widths [M_qkv, M_o, M_u, M_d] that minimise BOPs under an accuracy tolerance.
 
     \b
-    Perplexity (real model, weights as shipped, Anda activations):
-      andasim search --model smollm2-135m --tolerance 1% --calib-seqs 24 --out profile.yaml
+    Perplexity (real model, weights as shipped, Anda activations, paired-bootstrap verdict):
+      andasim search --model smollm2-135m --tolerance 1% --calib-seqs 16 --out out/search
     Proxy (trace only, no model):
-      andasim search --trace smollm2-135m --evaluator proxy --tolerance 1% --out profile.yaml
+      andasim search --trace smollm2-135m --evaluator proxy --tolerance 1% --out out/search
 
-    One progress line per evaluation goes to stderr; every evaluation is journaled, so an
-    interrupted search resumes where it stopped. The profile is consumed by
-    `andasim run --precision profile.yaml`.
+    A progress bar per evaluation (one per window) and one line per finished evaluation go to
+    stderr; every evaluation is journaled, so an interrupted search resumes where it stopped. The
+    profile is consumed by `andasim run --precision out/search/profile.yaml` and `andasim compare`.
     """
     from andasim.search.algorithm import parse_tolerance, run_search
     from andasim.search.api import heldout_report, make_evaluator
@@ -92,15 +98,23 @@ def search(model: str | None, trace_name: str | None, evaluator: str | None, tol
         raise AndasimInputError(f"--refine-blocks must be >= 0, got {refine_blocks}")
     if algorithm == "published" and (refine_blocks or not monotone):
         raise AndasimInputError("--refine-blocks and --no-monotone apply to --algorithm improved only")
-    out_path = Path(out)
+    out_path = out_dir / "profile.yaml"
+    if out_dir.suffix in (".yaml", ".yml"):
+        click.echo(f"andasim: search --out {out_dir} as the profile file is deprecated and will be removed "
+                   f"in {options.REMOVED_IN}; --out is a folder (gets profile.yaml)", err=True)
+        out_path = out_dir
     journal_path = journal or str(out_path.with_name(out_path.name + ".journal.jsonl"))
     start = time.perf_counter()
+    if model is not None:
+        model = options.canonical_model(model)
+    what = f" (model, corpus, weights {weights})" if model else ""
+    click.echo(f"loading the evaluator{what} ...", err=True)
     ev, card = make_evaluator(model=model, trace=trace_name, evaluator=evaluator, calib_seqs=calib_seqs,
                               seq_len=seq_len, eval_seqs=eval_seqs, coefficients=proxy_coefficients,
                               threads=threads, weights=weights, bos=bos)
     click.echo(f"evaluator: {ev.metric_name} ({ev.describe().get('kind')}); δ = {delta:g}; "
-               f"algorithm {algorithm}; journal {journal_path}", err=True)
-    if "weights" in ev.describe():
+               f"algorithm {algorithm}; journal {journal_path}; first the reference evaluation", err=True)
+    if model is not None:
         click.echo(f"weights: {ev.describe()['weights']}", err=True)
     result = run_search(ev, card, delta, algorithm=algorithm, max_evals=max_evals, journal_path=journal_path,
                         progress=lambda e: click.echo(e.progress_line(ev.metric_name), err=True),
@@ -117,14 +131,14 @@ def search(model: str | None, trace_name: str | None, evaluator: str | None, tol
     ci = "" if best_eval.ci is None else f", 95% CI [{best_eval.ci[0]:+.3%}, {best_eval.ci[1]:+.3%}]"
     lines = [f"best {result.best.as_list()}"
              + (f" with {len(result.best.per_layer)} per-layer overrides" if result.best.per_layer else "")
-             + f"  BOPs reduction x{result.best_bops_reduction:.4f} vs FP16 activations",
+             + f"  BOPs reduction x{result.best_bops_reduction:.4f} vs FP16xINT4",
              f"calibration {ev.metric_name}: baseline {result.reference_metric:.6g}, "
              f"chosen {best_eval.metric:.6g} ({best_eval.relative_change:+.3%}{ci}; "
              f"accept rule {result.accept})"]
     held = heldout_report(ev, result)
     source = result.best.source
     if held:
-        change = (f"{held['relative_change']:+.3%}, 95% CI [{held['ci_low']:+.3%}, {held['ci_high']:+.3%}]")
+        change = f"{held['relative_change']:+.3%}, 95% CI [{held['ci_low']:+.3%}, {held['ci_high']:+.3%}]"
         lines.append(f"held-out perplexity ({eval_seqs} windows of {seq_len} tokens): baseline "
                      f"{held['reference']:.4f}, chosen profile {held['chosen']:.4f} ({change})")
         source += (f"; held-out PPL {held['chosen']:.4f} vs baseline {held['reference']:.4f} "
@@ -134,4 +148,14 @@ def search(model: str | None, trace_name: str | None, evaluator: str | None, tol
     profile.save(out_path)
     lines.append(f"wall time {time.perf_counter() - start:.1f} s (evaluations {result.eval_wall_s:.1f} s "
                  f"incl. journaled); profile written to {out_path}")
+    if json_file is not None:
+        from andasim.report.writers import write_json
+
+        write_json(json_file, {"profile": profile.to_dict(), "profile_file": str(out_path),
+                               "bops_reduction_vs_fp16_int4": result.best_bops_reduction,
+                               "reference_metric": result.reference_metric, "chosen_metric": best_eval.metric,
+                               "metric": ev.metric_name, "heldout": held, "evaluations": result.n_evaluations,
+                               "tolerance": delta, "algorithm": algorithm, "accept": result.accept,
+                               "journal": journal_path})
+        lines.append(f"wrote {json_file}")
     click.echo("\n".join(lines))

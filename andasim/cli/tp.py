@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from andasim.cli import options
 from andasim.errors import AndasimInputError
 from andasim.system.tp.collectives import COLLECTIVES
 from andasim.system.tp.model import SPLITS
@@ -26,27 +27,11 @@ def _int_list(text: str, what: str) -> list[int]:
     return sorted(set(values))
 
 
-def _precision(trace: Any, profile: str | None, m_bits: str | None) -> Any:
-    from andasim.workload.precision import PrecisionProfile
-
-    if m_bits is not None:
-        bits = _int_list(m_bits, "--m-bits") if "," in m_bits else [int(m_bits)] * 4
-        try:
-            return PrecisionProfile.from_list(bits if len(bits) == 4 else bits * 4, name="cli",
-                                              source="--m-bits")
-        except ValueError as exc:
-            raise AndasimInputError(f"--m-bits: {exc}") from None
-    if profile is not None or trace.default_profile is not None:
-        return trace.profile(profile)
-    return None
-
-
-@click.command("tp", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--hw", "hw_name", required=True,
-              help="Hardware design: YAML path or bundled name (anda, pe64, ...).")
-@click.option("--trace", "trace_name", required=True,
-              help="Trace name or .npz path; its card gives the shapes, its recorded o/down inputs and "
-                   "weight samples (if any) give the error table.")
+@options.command("tp", old_spellings=[options.Alias("--profile", "--precision"),
+                                      options.Alias("--m-bits", "--precision")])
+@options.hw_option(dest="hw_name")
+@options.trace_option(dest="trace_name", extra="Its card gives the shapes, its recorded o/down inputs and "
+                                               "weight samples (if any) give the error table.")
 @click.option("--chips", default="8", show_default=True,
               help="N, or a comma list of N to sweep (e.g. 2,4,8,16).")
 @click.option("--collective", type=click.Choice(COLLECTIVES), default="allgather", show_default=True,
@@ -71,28 +56,30 @@ def _precision(trace: Any, profile: str | None, m_bits: str | None) -> Any:
 @click.option("--codec-ops-per-cycle", type=int, default=None,
               help="What-if: element ops per cycle for payload encode/decode (default: the vector "
                    "unit's FPUs).")
-@click.option("--profile", default=None, help="Precision profile name in the trace (default: its default).")
-@click.option("--m-bits", default=None,
-              help="Anda mantissa bits: one value or M_qkv,M_o,M_u,M_d (overrides --profile).")
+@click.option("--codec-pipeline-chunks", type=click.IntRange(min=1), default=1, show_default=True,
+              help="What-if: cut each collective into C chunks whose encode, transfer and decode overlap "
+                   "(EQuARX-style pipelining; 1 = one after the other).")
+@options.precision_option(dest="precision_spec")
 @click.option("--error-chips", default=None, help="N list for the error table (default: --chips).")
 @click.option("--calib-frac", type=float, default=0.5, show_default=True,
               help="Share of the trace's tokens used to calibrate static payloads; the rest is held out.")
 @click.option("--chunk-tokens", type=int, default=64, show_default=True,
               help="Tokens per EMA min/max update.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for tp.json and the tp_latency_error PNG/SVG plot.")
-@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the JSON report here.")
+@options.out_option(required=False, extra="Gets tp.json and the tp_latency_error PNG/SVG plot (regime.json "
+                                         "with --regime). Without --out or --json nothing is written.")
+@options.json_option()
 @click.option("--no-plot", is_flag=True, help="Skip the plot.")
 @click.option("--regime", is_flag=True,
               help="Regime check instead: for each N in --chips, prefill (batch x --seq-len tokens) and "
                    "decode (batch tokens, context --seq-len), does --collective with the first compressed "
-                   "--format beat a BF16 ring all-reduce? Writes regime.json to --out.")
+                   "--format beat BF16 on the same algorithm, and the best BF16 algorithm of the topology? "
+                   "Writes regime.json to --out.")
+@options.threads_option()
 def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tuple[str, ...], phase: str,
        seq_len: int, batch: int, split: str, overlap: bool, topology: str | None,
        link_bw_gb_per_s: float | None, link_latency_ns: float | None, links_per_chip: int | None,
-       full_duplex: bool | None, codec_ops_per_cycle: int | None, profile: str | None, m_bits: str | None,
-       error_chips: str | None,
+       full_duplex: bool | None, codec_ops_per_cycle: int | None, codec_pipeline_chunks: int,
+       precision_spec: str | None, error_chips: str | None,
        calib_frac: float, chunk_tokens: int, out_dir: Path | None, json_file: Path | None,
        no_plot: bool, regime: bool) -> None:
     """Model N chips running the trace's model in Megatron tensor parallelism.
@@ -110,16 +97,14 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
 
     \b
     Example:
-      andasim tp --hw anda --trace smollm2-135m --m-bits 6 --chips 3 --error-chips 1,2,4,8 \\
+      andasim tp --hw anda --trace smollm2-135m --precision 6 --chips 3 --error-chips 1,2,4,8 \\
         --collective allgather --format bf16 --format hybrid:k_frac=1/64 --out out/tp
       andasim tp --hw anda --trace llama2-7b --chips 2,4,8,16 --format hybrid:k_frac=1/64 --regime
     """
-    from andasim.hw.config import load_hw
     from andasim.report.writers import write_json
     from andasim.system.tp.error import summarize, trace_error_table
     from andasim.system.tp.links import link_model
     from andasim.system.tp.model import simulate_tp
-    from andasim.workload.trace import load_trace
 
     for name, value in (("--seq-len", seq_len), ("--batch", batch), ("--chunk-tokens", chunk_tokens)):
         if value < 1:
@@ -127,17 +112,17 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
     chip_list = _int_list(chips, "--chips")
     err_chips = _int_list(error_chips, "--error-chips") if error_chips else chip_list
     fmt_list = list(formats) or (["bf16"] if collective == "ring_allreduce" else list(_DEFAULT_FORMATS))
-    hw = load_hw(hw_name)
+    hw = options.resolve_hw(hw_name)
     link = link_model(hw, topology=topology, link_bw_gb_per_s=link_bw_gb_per_s,
                       link_latency_ns=link_latency_ns, links_per_chip=links_per_chip, full_duplex=full_duplex)
-    trace = load_trace(trace_name)
-    precision = _precision(trace, profile, m_bits)
-    if precision is None and hw.activation_storage == "anda":
-        raise AndasimInputError(f"trace {trace.trace_id!r} has no precision profile and design {hw.name!r} "
-                                "stores Anda activations: give --m-bits (e.g. 6 or 6,5,6,7) or --profile")
+    trace = options.resolve_trace(trace_name)
+    if trace.card is None:
+        raise AndasimInputError(f"--trace {trace_name}: tensor parallelism splits a model's layers; a GeMM "
+                                "list has no model card (give a bundled model, a card YAML or a config.json)")
+    precision = options.resolve_precision(precision_spec, trace, hw)
     if regime:
         _regime(hw, trace, precision, link, chip_list, fmt_list, collective, seq_len, batch, split, overlap,
-                codec_ops_per_cycle, out_dir, json_file)
+                codec_ops_per_cycle, codec_pipeline_chunks, out_dir, json_file)
         return
 
     timing = []
@@ -145,12 +130,14 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
         for fmt in fmt_list:
             r = simulate_tp(hw, trace.card, precision, link, n_chips=n, collective=collective, payload=fmt,
                             phase=phase, seq_len=seq_len, batch=batch, split=split, overlap=overlap,
-                            codec_ops_per_cycle=codec_ops_per_cycle)
+                            codec_ops_per_cycle=codec_ops_per_cycle,
+                            codec_pipeline_chunks=codec_pipeline_chunks)
             timing.append(r.to_dict())
     click.echo(f"{trace.card.name} on {hw.name} x N, {phase} seq_len={seq_len} batch={batch}, {collective}, "
                f"link {link.topology} {link.links_per_chip}x{link.link_bw_gb_per_s:g} GB/s "
                f"{'full' if link.full_duplex else 'half'} duplex, α={link.link_latency_ns:g} ns")
     click.echo(f"trace {trace.trace_id}: {trace.label}")
+    click.echo(f"precision: {_describe_precision(precision)}")
     click.echo(f"{'N':>3} {'format':<26} {'bits/val':>8} {'step ms':>10} {'compute ms':>10} "
                f"{'exposed ms':>10} {'link ms':>9} {'enc+dec ms':>10} {'hidden ms':>9} {'KiB/chip/coll':>13}")
     for t in timing:
@@ -198,40 +185,57 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
     if json_file is not None:
         write_json(json_file, report)
         click.echo(f"wrote {json_file}")
+    if out_dir is None and json_file is None:
+        click.echo("(no file written: give --out DIR or --json FILE to keep the report)")
+
+
+def _describe_precision(precision: Any) -> str:
+    if precision is None:
+        return "none (FP16 activations)"
+    widths = ", ".join(f"{m}={b}" for m, b in precision.mantissa_bits.items())
+    return f"{precision.name} ({precision.source}): {widths}"
 
 
 def _regime(hw: Any, trace: Any, precision: Any, link: Any, chips: list[int], formats: list[str],
             collective: str, seq_len: int, batch: int, split: str, overlap: bool, codec: int | None,
-            out_dir: Path | None, json_file: Path | None) -> None:
+            chunks: int, out_dir: Path | None, json_file: Path | None) -> None:
     from andasim.report.writers import write_json
     from andasim.system.tp.model import regime_check
 
     compressed = next((f for f in formats if f not in ("bf16", "fp16", "none", "fp32")), None)
-    if compressed is None or collective == "ring_allreduce":
-        raise AndasimInputError("--regime compares a compressed --format under --collective allgather, "
-                                "oneshot or twoshot with a BF16 ring all-reduce; give one")
+    if compressed is None:
+        raise AndasimInputError("--regime compares a compressed --format (e.g. hybrid:k_frac=1/64 or "
+                                "int8_token) under --collective with BF16; give one")
     rows = regime_check(hw, trace.card, precision, link, chips=chips,
                         phases=[("prefill", seq_len, batch), ("decode", seq_len, batch)], payload=compressed,
-                        collective=collective, split=split, overlap=overlap, codec_ops_per_cycle=codec)
-    click.echo(f"regime check: {collective} {compressed} vs BF16 ring all-reduce; {trace.card.name} on "
-               f"{hw.name}, link {link.topology} {link.links_per_chip}x{link.link_bw_gb_per_s:g} GB/s, "
-               f"α={link.link_latency_ns:g} ns, codec {codec or hw.vector_unit.fpus} ops/cycle")
-    click.echo(f"{'phase':<8} {'N':>3} {'T':>6} {'ring µs':>10} {'compr. µs':>10} {'link win':>8} "
-               f"{'ring exp. ms':>12} {'compr. exp. ms':>14} {'exposed win':>11}")
+                        collective=collective, split=split, overlap=overlap, codec_ops_per_cycle=codec,
+                        codec_pipeline_chunks=chunks)
+    click.echo(f"regime check: {collective} {compressed} vs BF16, both the same algorithm ({collective}) and "
+               f"the best BF16 algorithm this topology runs; {trace.card.name} on {hw.name}, link "
+               f"{link.topology} {link.links_per_chip}x{link.link_bw_gb_per_s:g} GB/s, "
+               f"α={link.link_latency_ns:g} ns, codec {codec or hw.vector_unit.fpus} ops/cycle"
+               + (f", codec pipelined in {chunks} chunks" if chunks > 1 else ""))
+    click.echo(f"precision: {_describe_precision(precision)}")
+    click.echo(f"{'phase':<8} {'N':>3} {'T':>6} {'compr. step ms':>14} {'codec ms':>9} "
+               f"{'same-alg BF16 ms':>16} {'win':>4} {'best BF16 (alg) ms':>28} {'win':>4}")
     for r in rows:
+        best = f"{r['bf16_best_step_s'] * 1e3:.4f} ({r['bf16_best_algorithm']})"
         click.echo(f"{r['phase']:<8} {r['n_chips']:>3} {r['tokens_per_collective']:>6} "
-                   f"{r['bf16_ring_link_s'] * 1e6:>10.2f} {r['compressed_link_s'] * 1e6:>10.2f} "
-                   f"{'yes' if r['compressed_wins_link'] else 'no':>8} "
-                   f"{r['bf16_ring_exposed_step_s'] * 1e3:>12.4f} "
-                   f"{r['compressed_exposed_step_s'] * 1e3:>14.4f} "
-                   f"{'yes' if r['compressed_wins_exposed'] else 'no':>11}")
-    click.echo("(link: one collective's α–β time; exposed: all collectives of a step incl. on-chip "
-               "encode/decode minus overlap)")
+                   f"{r['compressed_step_s'] * 1e3:>14.4f} {r['compressed_codec_step_s'] * 1e3:>9.4f} "
+                   f"{r['bf16_same_step_s'] * 1e3:>16.4f} {'yes' if r['wins_vs_same_step'] else 'no':>4} "
+                   f"{best:>28} {'yes' if r['wins_vs_best_step'] else 'no':>4}")
+    click.echo("(step: one forward step incl. compute, link, on-chip encode/decode, minus overlap; "
+               "codec: encode + decode-and-sum time per step)")
     report = {"hw": hw.name, "card": trace.card.name, "link": link.to_dict(), "split": split,
               "overlap": overlap, "codec_ops_per_cycle": codec or hw.vector_unit.fpus,
+              "codec_pipeline_chunks": chunks,
+              "comparisons": {"same_algorithm": f"{collective} in BF16",
+                              "best_bf16": "the fastest BF16 collective the topology allows, per row"},
               "precision": precision.to_dict() if precision is not None else None,
               "rows": rows}
     paths = ([out_dir / "regime.json"] if out_dir is not None else []) + ([json_file] if json_file else [])
     for path in paths:
         write_json(path, report)
         click.echo(f"wrote {path}")
+    if not paths:
+        click.echo("(no file written: give --out DIR or --json FILE to keep the table)")

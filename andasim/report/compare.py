@@ -1,7 +1,8 @@
 """`andasim compare` as a library call: designs x traces under one profile, tables, figures and JSON.
 
 Writes into the output folder: comparison.json (every run's figures, the ratios to the baseline
-and their geometric means, the cost tables used), comparison.txt (the printed tables) and
+and their geometric means, the cost tables used), comparison.txt (the printed tables),
+comparison.csv (tidy: one row per design and trace, absolute figures and ratios) and
 figures/ (PNG + SVG): ratio bars, energy breakdown and per-layer cycles per model, the mantissa
 profile heatmap, and the accuracy-efficiency trade-off when search journals are given.
 """
@@ -14,10 +15,11 @@ from typing import Any
 
 from andasim.errors import AndasimInputError
 from andasim.report import figures
-from andasim.report.comparison import ALL_METRICS, RunSummary, compare, comparison_table
+from andasim.report.comparison import ALL_METRICS, Comparison, RunSummary, compare, comparison_table
 from andasim.report.designs import design_label, model_label
+from andasim.report.per_layer import exact
 from andasim.report.sweep import Sweep
-from andasim.report.writers import dumps_json, write_text
+from andasim.report.writers import csv_text, dumps_json, write_text
 
 
 def read_journals(paths: Sequence[str | Path]) -> list[tuple[str, list[dict[str, Any]], float | None]]:
@@ -50,20 +52,28 @@ def _provenance_note(runs: Sequence[RunSummary]) -> str:
 def run_comparison(out_dir: Path | str, sweep: Sweep, *, designs: Sequence[str], traces: Sequence[str],
                    profile: str | None, baseline: str, journals: Sequence[str | Path] = (),
                    progress: Callable[[], None] | None = None) -> tuple[dict[str, Any], str]:
-    """Simulate (or reuse) every design on every trace, then write tables, figures and JSON."""
-    for name, items in (("--designs", designs), ("--traces", traces)):
-        dup = sorted({x for x in items if list(items).count(x) > 1})
+    """Simulate (or reuse) every design on every trace, then write tables, figures, JSON and a tidy CSV.
+
+    `traces` may name one model in either spelling or by file; runs are keyed by the trace id.
+    `profile` is anything `--precision` accepts (None: each trace's default profile).
+    """
+    for design in designs:
+        sweep.hw(design)  # a bad name fails here, before anything else is said about it
+    if baseline not in designs:
+        raise AndasimInputError(f"--baseline {baseline!r} must be one of --hw ({', '.join(designs)})")
+    trace_ids = [sweep.trace(t).trace_id for t in traces]
+    for name, items in (("--hw", list(designs)), ("--trace", trace_ids)):
+        dup = sorted({x for x in items if items.count(x) > 1})
         if dup:
             raise AndasimInputError(f"{name}: listed twice: {', '.join(dup)}")
-    if baseline not in designs:
-        raise AndasimInputError(f"--baseline {baseline!r} must be one of --designs ({', '.join(designs)})")
     journal_data = read_journals(journals)
     runs = []
-    for trace in traces:
+    for spec in traces:
         for design in designs:
-            runs.append(sweep.run(design, trace, profile))
+            runs.append(sweep.run(design, spec, profile))
             if progress is not None:
                 progress()
+    traces = trace_ids
     cmp = compare(runs, designs, traces, baseline)
     out = Path(out_dir)
     fig_dir = out / "figures"
@@ -99,4 +109,23 @@ def run_comparison(out_dir: Path | str, sweep: Sweep, *, designs: Sequence[str],
                      "geomean over traces"}
     write_text(out / "comparison.txt", text)
     write_text(out / "comparison.json", dumps_json(data))
+    write_text(out / "comparison.csv", tidy_csv(runs, cmp))
     return data, text
+
+
+TIDY_COLUMNS = ("design", "design_label", "trace", "profile", "profile_bits", "latency_s", "energy_j",
+                "on_chip_energy_j", "area_mm2", "macs", "tokens", *(f"{m}_vs_baseline" for m in ALL_METRICS))
+
+
+def tidy_rows(runs: Sequence[RunSummary], cmp: Comparison) -> list[list[Any]]:
+    """One row per (design, trace) run in `TIDY_COLUMNS` order: absolute figures, ratios to the baseline."""
+    ratios = cmp.per_model
+    return [[r.design, design_label(r.design), r.trace, r.profile or "",
+             " ".join(map(str, r.profile_bits)) if r.profile_bits else "", r.latency_s, r.energy_j,
+             r.on_chip_energy_j, r.area_mm2, exact(r.macs), r.tokens,
+             *(ratios[m][r.design][r.trace] for m in ALL_METRICS)] for r in runs]
+
+
+def tidy_csv(runs: Sequence[RunSummary], cmp: Comparison) -> str:
+    """comparison.csv: `tidy_rows` under a header."""
+    return csv_text(TIDY_COLUMNS, tidy_rows(runs, cmp))

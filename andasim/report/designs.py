@@ -12,6 +12,7 @@ PAPER_DESIGNS = ("fp_fp", "fp_int", "ifpu", "figna", "figna_m11", "figna_m8", "a
 
 DESIGN_LABELS = {
     "fp_fp": "FP-FP (GPU-like)",
+    "fp_fp_least_traffic": "FP-FP (least traffic)",
     "fp_int": "FP-INT",
     "ifpu": "iFPU",
     "figna": "FIGNA",
@@ -28,6 +29,7 @@ OKABE_ITO = {
 
 _DESIGN_COLOURS = {
     "fp_fp": OKABE_ITO["black"],
+    "fp_fp_least_traffic": "#777777",
     "fp_int": OKABE_ITO["sky_blue"],
     "ifpu": OKABE_ITO["bluish_green"],
     "figna": OKABE_ITO["orange"],

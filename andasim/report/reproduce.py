@@ -23,6 +23,7 @@ from andasim.hw.energy_calibration import (
     TABLE_III_TOTAL_POWER_MW,
 )
 from andasim.report import figures
+from andasim.report.compare import TIDY_COLUMNS, tidy_rows
 from andasim.report.comparison import (
     ALL_METRICS,
     METRIC_LABELS,
@@ -34,7 +35,7 @@ from andasim.report.comparison import (
 )
 from andasim.report.designs import PAPER_DESIGNS, PAPER_MODELS, design_label, model_label
 from andasim.report.sweep import Sweep, Workload
-from andasim.report.writers import dumps_json, write_text
+from andasim.report.writers import csv_text, dumps_json, write_text
 
 # Abstract of the paper: "on average ... over the GPU-like FP-FP baseline" (anda.md §4.1). The paper does
 # not say whether the average is over models only, or over models and both tolerances; andasim sets it
@@ -151,6 +152,7 @@ def reproduce_anda(out_dir: Path | str, sweep: Sweep, *, traces: Sequence[str] =
     out = Path(out_dir)
     fig_dir = out / "figures"
     per_tol: dict[str, Comparison] = {}
+    tidy: list[list[Any]] = []
     data: dict[str, Any] = {"label": LABEL, "workload": sweep.workload.to_dict(), "designs": list(designs),
                             "design_labels": {d: design_label(d) for d in designs}, "models": list(traces),
                             "baseline": baseline, "published": {"averages_over_fp_fp": PUBLISHED_AVERAGES,
@@ -165,6 +167,7 @@ def reproduce_anda(out_dir: Path | str, sweep: Sweep, *, traces: Sequence[str] =
                     progress()
         cmp = compare(tol_runs, designs, traces, baseline)
         per_tol[tol] = cmp
+        tidy += [[tol, *row] for row in tidy_rows(tol_runs, cmp)]
         llama = [r for r in tol_runs if r.trace == "llama13b"]
         data["tolerances"][tol] = {
             "profile": profile_name(tol),
@@ -219,4 +222,5 @@ def reproduce_anda(out_dir: Path | str, sweep: Sweep, *, traces: Sequence[str] =
     text = "\n".join(text_parts)
     write_text(out / "reproduction.txt", text)
     write_text(out / "reproduction.json", dumps_json(data))
+    write_text(out / "reproduction.csv", csv_text(("tolerance", *TIDY_COLUMNS), tidy))
     return data, text

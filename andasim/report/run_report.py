@@ -91,6 +91,8 @@ def summary_text(result: Any, hw: HardwareConfig, report: EnergyReport) -> str:
         f"cost table: {report.cost_table} ({table_for(hw).source})",
         "",
         f"cycles               {int(result.counters['cycles']):>16,d}",
+        f"roofline cycles      {round(result.counters['roofline_cycles']):>16,d}  (cycles / roofline "
+        f"{result.summary()['cycles_over_roofline']:.3f})",
         f"latency              {report.latency_s:16.6g} s",
         f"MACs                 {int(result.counters['macs']):>16,d}",
         f"throughput           {m['throughput_gops']:16.4g} GOPS (1 MAC = 2 ops)",
@@ -118,4 +120,70 @@ def summary_text(result: Any, hw: HardwareConfig, report: EnergyReport) -> str:
         lines.append(f"  = {cat:18s}{report.categories_j[cat]:14.6g}")
     lines += ["", "dynamic traffic energy by operand (J):"]
     lines += [f"  {k:20s}{v:14.6g}" for k, v in sorted(report.per_operand_j.items())]
+    return "\n".join(lines) + "\n"
+
+
+def limiting_factor(counters: dict[str, float]) -> tuple[str, float]:
+    """What most of the cycles beyond the ideal go to, and its share of all cycles.
+
+    `mapping`: the PE array is not filled (e.g. decode's few rows against the array's rows), so
+    compute cycles exceed the ideal at peak rate; `DRAM`/`compressor`: stall cycles. `compute`
+    when none of them takes 10% of the cycles.
+    """
+    cycles = counters["cycles"] or 1
+    losses = {"mapping": counters["compute_cycles"] - counters["ideal_compute_cycles"] - counters.get(
+        "vector_cycles", 0), "DRAM": counters["stall_dram_cycles"],
+        "compressor": counters["stall_compressor_cycles"]}
+    name = max(losses, key=lambda k: losses[k])
+    share = losses[name] / cycles
+    return (name, share) if share >= 0.1 else ("compute", counters["ideal_compute_cycles"] / cycles)
+
+
+def terminal_summary(result: Any, hw: HardwareConfig, trace: Any, profile: Any, report: EnergyReport,
+                     written: list[Any]) -> str:
+    """What `andasim run` prints: scaled units, utilization against a named peak, the limiting factor."""
+    from andasim.units import data_size, duration, scaled
+
+    inp = result.inputs
+    s = result.summary()
+    c = result.counters
+    em = report.metrics()
+    arr = hw.pe_array
+    prof = f"{profile.name} {profile.as_list()} ({profile.source})" if profile else "none (FP16 activations)"
+    if profile is not None and hw.activation_storage != "anda":
+        prof += " [echoed only: this design stores FP16 activations]"
+    model = getattr(getattr(trace, "card", None), "name", None)
+    model_part = f" (model {model})" if model and model != trace.trace_id else ""
+    shape_note = ("GeMM shapes as listed" if getattr(trace, "card", None) is None
+                  else f"{inp['phase']}, seq_len {inp['seq_len']}, batch {inp['batch']}")
+    bound, share = limiting_factor(c)
+    bound_text = (f"compute-bound ({share:.0%} of cycles at the peak rate)" if bound == "compute" else
+                  f"{bound}-bound: {share:.0%} of cycles "
+                  + {"mapping": "lost to a PE array the GeMM shapes do not fill",
+                     "DRAM": "stalled on DRAM", "compressor": "stalled on the output compressor"}[bound])
+    cycles_per_s = hw.freq_mhz * 1e6
+    lines = [
+        f"design      {hw.name} ({arr.rows}x{arr.cols} {arr.pe_type}, {hw.freq_mhz:g} MHz)",
+        f"trace       {trace.trace_id}{model_part} [{trace.label}] {shape_note}, "
+        f"modules {','.join(inp['modules'])}",
+        f"precision   {prof}",
+        f"latency     {duration(s['latency_s'])}  ({s['cycles']:,} cycles)",
+        f"utilization {s['utilization']:.1%} of the peak MAC rate at each GeMM's mantissa width "
+        f"({arr.rows}x{arr.cols} PEs x {arr.pe.lanes} lanes per group pass; {s['macs_per_cycle']:.1f} "
+        "MACs/cycle achieved)",
+        f"bound       {bound_text}",
+        f"roofline    {round(s['roofline_cycles']):,} cycles = per GeMM max(compute at full array use, every "
+        f"operand read once); this run takes {s['cycles_over_roofline']:.3f}x",
+        f"stalls      DRAM {int(c['stall_dram_cycles']):,} cycles "
+        f"({duration(c['stall_dram_cycles'] / cycles_per_s)}), compressor "
+        f"{int(c['stall_compressor_cycles']):,} cycles",
+        f"work        {scaled(s['macs'], 'MAC')}, {scaled(s['bops'], 'BOP')}",
+        f"DRAM        read {data_size(s['dram_read_bytes'])}, write {data_size(s['dram_write_bytes'])}",
+        f"energy      {scaled(report.total_j, 'J')} incl. DRAM ({scaled(report.on_chip_j, 'J')} on chip), "
+        f"{scaled(em['energy_per_token_j'], 'J')}/token, "
+        f"{scaled(em['avg_power_on_chip_mw'] * 1e-3, 'W')} on chip",
+        f"area        {report.area.total_mm2:.4g} mm2, {em['area_efficiency_gops_per_mm2']:.4g} GOPS/mm2, "
+        f"{em['energy_efficiency_tops_per_w']:.4g} TOPS/W incl. DRAM (cost table {report.cost_table})",
+        f"wrote       {', '.join(str(p) for p in written)}",
+    ]
     return "\n".join(lines) + "\n"

@@ -113,29 +113,38 @@ class Sweep:
 
     def trace(self, name: str) -> Any:
         if name not in self._traces:
-            from andasim.workload.trace import load_trace
+            from andasim.workload.loaders import load_workload
 
-            self._traces[name] = load_trace(name)
+            self._traces[name] = load_workload(name)
         return self._traces[name]
 
-    def _key(self, hw: HardwareConfig, trace: Any, profile_name: str | None) -> dict[str, Any]:
+    def _key(self, hw: HardwareConfig, trace: Any, profile: Any) -> dict[str, Any]:
         table = table_for(hw)
         table_text = json.dumps(table.data, sort_keys=True, default=str)
         return {"andasim_version": __version__, "engine_sha256": engine_fingerprint(), "hw": hw.to_dict(),
                 "cost_table_sha256": hashlib.sha256(table_text.encode()).hexdigest(),
                 "trace": trace.trace_id, "trace_checksum": getattr(trace, "checksum", ""),
-                "profile": profile_name, "workload": self.workload.to_dict()}
+                "profile": profile.to_dict() if profile is not None else None,
+                "workload": self.workload.to_dict()}
 
     def run(self, design: str, trace_name: str, profile_name: str | None) -> RunSummary:
-        """The summary of one run: from the cache when it matches, else simulated and stored."""
+        """The summary of one run: from the cache when it matches, else simulated and stored.
+
+        `profile_name` is anything `--precision` accepts (a profile of the trace, a YAML file,
+        `7,6,6,6`, one uniform M); None means the trace's default profile.
+        """
         from andasim.sim.simulate import simulate
+        from andasim.workload.precision import resolve_precision
 
         hw = self.hw(design)
         trace = self.trace(trace_name)
         uses_profile = hw.activation_storage == "anda"
-        profile = trace.profile(profile_name) if uses_profile else None
+        profile = None
+        if uses_profile:
+            profile = (trace.profile(None) if profile_name is None else
+                       resolve_precision(profile_name, trace.profiles, owner=f"trace {trace.trace_id}"))
         eff_name = profile_name if uses_profile else None
-        key = self._key(hw, trace, eff_name)
+        key = self._key(hw, trace, profile)
         path = None
         if self.cache_dir is not None:
             digest = hashlib.sha256(dumps_json(key).encode()).hexdigest()[:16]

@@ -23,12 +23,12 @@ def make_evaluator(*, model: str | None = None, trace: Any = None, evaluator: st
                    weights: str = "as-shipped", bos: bool = False) -> tuple[Evaluator, Any]:
     """(evaluator, model card for the BOPs shares) from a model name/path or a trace name/path/object.
 
-    `threads` (None = leave as is) is applied before torch is imported, with a passive OpenMP wait.
+    `threads` (None = leave as is) is applied before torch is imported (andasim.threads).
     """
     if threads is not None:
-        from andasim.threads import configure_threads
+        from andasim.threads import set_threads
 
-        configure_threads(threads)
+        set_threads(threads)
     if (model is None) == (trace is None):
         raise AndasimInputError("give exactly one of --model (perplexity evaluator) or --trace "
                                 "(proxy evaluator)")
@@ -56,9 +56,9 @@ def make_evaluator(*, model: str | None = None, trace: Any = None, evaluator: st
     if trace is None:
         raise AndasimInputError("--evaluator proxy needs --trace (the proxy reads recorded activations)")
     from andasim.search.evaluators.proxy import ProxyEvaluator, load_coefficients
-    from andasim.workload.trace import load_trace
+    from andasim.workload.loaders import load_workload
 
-    tr = load_trace(trace) if isinstance(trace, str | Path) else trace
+    tr = load_workload(trace)
     coeffs, provenance = load_coefficients(coefficients) if coefficients else load_coefficients()
     return ProxyEvaluator(tr, coeffs, provenance, weights=weights), tr.card
 

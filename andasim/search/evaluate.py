@@ -10,64 +10,29 @@ byte-identical for the same inputs and thread count.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from andasim import __version__
-from andasim.errors import AndasimInputError
 from andasim.search.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, paired_bootstrap
 from andasim.workload.gemm import FP_INT_MODULES
-from andasim.workload.precision import M_MAX, M_MIN, PrecisionProfile
-
-_LIST_RE = re.compile(r"^\s*\d+\s*(,\s*\d+\s*){3}$")
-_UNIFORM_RE = re.compile(r"^\s*\d+\s*$")
-PRECISION_CHOICES = ("one uniform width M (e.g. 6), four widths M_qkv,M_o,M_up,M_down (e.g. 7,6,7,7), "
-                     "a profile YAML file, or a profile name of the model's bundled trace")
+from andasim.workload.precision import PrecisionProfile
+from andasim.workload.precision import resolve_precision as parse_precision
 
 
 def resolve_precision(text: str, model: str) -> PrecisionProfile:
-    """A precision profile from `--precision`: uniform M, four widths, a YAML file or a trace profile name."""
-    from andasim.workload.precision import load_profile
-
-    try:
-        if _UNIFORM_RE.match(text):
-            m = int(text)
-            if not M_MIN <= m <= M_MAX:
-                raise ValueError(f"a uniform width must lie in {M_MIN}..{M_MAX}, got {m}")
-            return PrecisionProfile.from_list([m] * 4, name=f"uniform-{m}", source="command line --precision")
-        if _LIST_RE.match(text):
-            bits = [int(x) for x in text.split(",")]
-            return PrecisionProfile.from_list(bits, name=f"custom:{','.join(map(str, bits))}",
-                                              source="command line --precision")
-    except ValueError as exc:
-        raise AndasimInputError(f"--precision {text}: {exc}") from None
-    if Path(text).is_file():
-        return load_profile(text)
+    """`--precision` as everywhere (`workload.precision.resolve_precision`), with the profiles of the
+    model's bundled trace as the names it knows."""
     from andasim.workload.trace import bundled_trace_names, load_trace
 
-    names: list[str] = []
-    if model in bundled_trace_names():
-        trace = load_trace(model)
-        names = sorted(trace.profiles)
-        if text in trace.profiles:
-            return trace.profiles[text]
-    raise AndasimInputError(f"--precision {text!r}: not a file and not a profile of the bundled trace of "
-                            f"{model} ({', '.join(names) or 'none'}); valid: {PRECISION_CHOICES}")
+    profiles = load_trace(model).profiles if model in bundled_trace_names() else {}
+    return parse_precision(text, profiles, owner=f"the bundled trace of {model}")
 
 
 def evaluate_perplexity(model: str, precision: str, *, weights: str = "as-shipped", bos: bool = False,
                         seq_len: int = 512, windows: str = "heldout:64", corpus: str = "wiki", gs: int = 64,
                         seed: int = DEFAULT_SEED, resamples: int = DEFAULT_RESAMPLES,
-                        level: float = DEFAULT_LEVEL,
-                        on_window: Callable[[], None] | None = None,
-                        on_loaded: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Baseline and quantized perplexity of `model` on `windows`, with the paired-bootstrap interval.
-
-    `on_loaded(n_forwards)` is called once the model and windows are ready, `on_window()` after each
-    window forward (progress reporting).
-    """
+                        level: float = DEFAULT_LEVEL) -> dict[str, Any]:
+    """Baseline and quantized perplexity of `model` on `windows`, with the paired-bootstrap interval."""
     from andasim.search.weights import WeightMode
     from andasim.search.windows import WindowSpec, select_windows
     from andasim.workload.corpus import corpus_info
@@ -83,9 +48,6 @@ def evaluate_perplexity(model: str, precision: str, *, weights: str = "as-shippe
     rows, protocol = select_windows(tokenizer, corpus, spec, seq_len, bos)
     ev = PerplexityEvaluator(lm, rows, description={}, gs=gs, weights=mode.name,
                              shipped_format=info.get("weight_format"))
-    if on_loaded is not None:
-        on_loaded(2 * len(rows))
-    ev.on_window = on_window
     base_ppl, base_nll = ev.reference_detail()
     quant_ppl, quant_nll = ev.measure_detail(profile)
     tokens = ev.tokens_per_window

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from andasim.sim import functional as F
-from andasim.sim.engine import RAW_KEYS
+from andasim.sim.dataflows.schedule import RAW_KEYS
+from andasim.sim.dataflows.tiling import PARTIAL_SUM_BITS, Mapping
 from andasim.sim.job import GemmJob
-from andasim.sim.mapping import Mapping
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -28,18 +28,83 @@ def _cdiv(a: int, b: int) -> int:
 
 
 @dataclass
+class _Tile:
+    """One unit of array work: which PEs do which (token, feature, group) in each of its cycles."""
+
+    block: int
+    r0: int          # first token
+    rt: int          # tokens
+    c0: int          # first feature
+    ct: int          # features
+    k0: int          # first K element of the tile
+    kk: int          # K elements of the tile
+    cycles: int      # array cycles, reduction included
+    red: int         # of which adder-tree reduction
+    drain: bool      # outputs leave the array after this tile
+    first_k: bool    # the tile's outputs start from zero (numeric runs)
+    sram_act_bits: int
+    sram_act_exp_bits: int
+    sram_weight_bits: int
+    partial_read_bits: int
+    partial_write_bits: int
+
+
+@dataclass
 class _Block:
     index: int
-    r0: int
-    rows: int
-    c0: int
-    cols: int
-    k0: int
-    kk: int
     rd_a: int
     rd_w: int
-    drain: bool
-    tiles: list[tuple[int, int, int, int]] = field(default_factory=list)  # (r0, rt, c0, ct)
+    depends_on: int  # the block whose compute end frees the buffer slot this read fills (-1: none)
+    tiles: list[_Tile] = field(default_factory=list)
+
+
+def _levels(ways: int, per_level: int) -> int:
+    n, w = 0, ways - 1
+    while w > 0:  # ceil(log2 ways)
+        n, w = n + 1, w // 2
+    return n * per_level
+
+
+def _array_tiles(job: GemmJob, mp: Mapping, b: int, r0: int, rows: int, c0: int, cols: int, k0: int, kk: int,
+                 ci: int, n_chunks: int) -> list[_Tile]:
+    """Tiles of R / k_ways tokens x C features over the whole chunk, token tiles outer."""
+    tok = job.rows // mp.k_ways
+    groups = _cdiv(kk, job.lanes)
+    last = ci == n_chunks - 1
+    ways_used = min(mp.k_ways, groups)
+    pairs = [(tr, tc) for tr in range(r0, r0 + rows, tok) for tc in range(c0, c0 + cols, job.cols)]
+    spill = n_chunks > 1 and len(pairs) > 1
+    tiles = []
+    for tr, tc in pairs:
+        rt, ct = min(tok, r0 + rows - tr), min(job.cols, c0 + cols - tc)
+        red = _levels(ways_used, mp.reduction_cycles_per_level) if last else 0
+        p_rd = rt * ct * PARTIAL_SUM_BITS if spill and ci > 0 else 0
+        p_wr = rt * ct * PARTIAL_SUM_BITS if spill and not last else 0
+        if ways_used > 1 and last:  # the k_ways partial sums of each output pass through the output buffer
+            p_rd += rt * ways_used * ct * PARTIAL_SUM_BITS
+            p_wr += rt * ways_used * ct * PARTIAL_SUM_BITS
+        tiles.append(_Tile(b, tr, rt, tc, ct, k0, kk, _cdiv(groups, mp.k_ways) * job.cps + red, red, last,
+                           ci == 0, rt * job.act_bits(kk), rt * job.act_exp_bits(kk),
+                           ct * job.weight_bits(kk),
+                           p_rd, p_wr))
+    return tiles
+
+
+def _streamed_tiles(job: GemmJob, mp: Mapping, b: int, r0: int, rows: int, c0: int, cols: int, k0: int,
+                    kk: int) -> list[_Tile]:
+    """Weight-stationary: feature tiles outer, K tiles of R groups inner, the block's tokens streamed."""
+    span = job.rows * job.lanes
+    k_tiles = [(k, min(span, k0 + kk - k)) for k in range(k0, k0 + kk, span)]
+    tiles = []
+    for tc in range(c0, c0 + cols, job.cols):
+        ct = min(job.cols, c0 + cols - tc)
+        for i, (ks, ke) in enumerate(k_tiles):
+            red = _levels(_cdiv(ke, job.lanes), mp.reduction_cycles_per_level)
+            tiles.append(_Tile(b, r0, rows, tc, ct, ks, ke, rows * job.cps + red, red, i == len(k_tiles) - 1,
+                               i == 0, rows * job.act_bits(ke), rows * job.act_exp_bits(ke),
+                               ct * job.weight_bits(ke), rows * ct * PARTIAL_SUM_BITS if i > 0 else 0,
+                               rows * ct * PARTIAL_SUM_BITS if i < len(k_tiles) - 1 else 0))
+    return tiles
 
 
 def enumerate_blocks(job: GemmJob, mp: Mapping) -> list[_Block]:
@@ -54,19 +119,37 @@ def enumerate_blocks(job: GemmJob, mp: Mapping) -> list[_Block]:
         prev_mi = prev_nj = None
         for mi, nj in pairs:
             for ci, (k0, kk) in enumerate(chunks):
+                b = len(blocks)
                 rows, cols = min(mp.tm, job.m - mi * mp.tm), min(mp.tn, job.n - nj * mp.tn)
                 new_a = mp.order == "k_split" or mi != prev_mi
                 new_w = mp.order == "k_split" or nj != prev_nj
-                blk = _Block(index=len(blocks), r0=mi * mp.tm, rows=rows, c0=nj * mp.tn, cols=cols, k0=k0,
-                             kk=kk, rd_a=rows * job.act_bits(kk) if new_a else 0,
-                             rd_w=cols * job.weight_bits(kk) if new_w else 0, drain=ci == len(chunks) - 1)
-                for tr in range(blk.r0, blk.r0 + rows, job.rows):
-                    for tc in range(blk.c0, blk.c0 + cols, job.cols):
-                        blk.tiles.append((tr, min(job.rows, blk.r0 + rows - tr), tc,
-                                          min(job.cols, blk.c0 + cols - tc)))
+                single = (new_a and mp.act_slots == 1) or (new_w and mp.weight_slots == 1)
+                blk = _Block(index=b, rd_a=rows * job.act_bits(kk) if new_a else 0,
+                             rd_w=cols * job.weight_bits(kk) if new_w else 0,
+                             depends_on=b - 1 if single else b - 2)
+                if mp.tile_kind == "streamed":
+                    blk.tiles = _streamed_tiles(job, mp, b, mi * mp.tm, rows, nj * mp.tn, cols, k0, kk)
+                else:
+                    blk.tiles = _array_tiles(job, mp, b, mi * mp.tm, rows, nj * mp.tn, cols, k0, kk, ci,
+                                             len(chunks))
                 blocks.append(blk)
             prev_mi, prev_nj = mi, nj
     return blocks
+
+
+def _pe_work(job: GemmJob, mp: Mapping, tile: _Tile, r: int, c: int, cyc: int) -> tuple[int, int, int] | None:
+    """(token, feature, group within the tile) that PE (r, c) works on in cycle `cyc` of the tile, or None."""
+    if c >= tile.ct or cyc >= tile.cycles - tile.red:
+        return None
+    groups = _cdiv(tile.kk, job.lanes)
+    if mp.tile_kind == "streamed":  # row r holds group r; one token per group step
+        return (tile.r0 + cyc // job.cps, tile.c0 + c, r) if r < groups else None
+    slot, part = divmod(r, mp.k_ways)
+    per_row = _cdiv(groups, mp.k_ways)
+    group = part * per_row + cyc // job.cps
+    if slot >= tile.rt or group >= min(groups, (part + 1) * per_row):
+        return None
+    return tile.r0 + slot, tile.c0 + c, group
 
 
 @dataclass
@@ -141,29 +224,35 @@ class _APU:
 
 def simulate_reference(job: GemmJob, mp: Mapping, ops: Operands | None = None,
                        max_cycles: int = 10_000_000) -> tuple[dict[str, int], np.ndarray | None]:
-    """Step the schedule cycle by cycle; return the raw counters (engine.RAW_KEYS) and outputs."""
-    if ops is not None and job.count != 1:
-        raise ValueError("numeric reference runs need count == 1")
+    """Step the schedule cycle by cycle; return the raw counters (schedule.RAW_KEYS) and outputs.
+
+    Numeric outputs (`ops`) need count == 1 and output-stationary array tiles (k_ways = 1); partial
+    sums of a tile that leaves the array before its last K chunk are kept per output (the output
+    buffer) and restored when the tile comes back.
+    """
+    if ops is not None and (job.count != 1 or mp.k_ways != 1 or mp.tile_kind != "array"):
+        raise ValueError("numeric reference runs need count == 1 and k_ways == 1 array tiles")
     blocks = enumerate_blocks(job, mp)
-    tiles = [(b, t) for b in blocks for t in b.tiles]
+    tiles = [t for b in blocks for t in b.tiles]
     raw = dict.fromkeys(RAW_KEYS, 0)
     raw["blocks"] = len(blocks)
     pes = [[_APU() for _ in range(job.cols)] for _ in range(job.rows)]
     out = np.zeros((job.m, job.n), dtype=np.float32) if ops is not None else None
+    partials: dict[tuple[int, int], float] = {}
     bw, lat = job.dram_bits_per_s, job.dram_latency_cycles
     # DRAM channel and latency pipeline
     next_read = 0
     channel: list | None = None         # [kind, index, remaining bit*Hz units, bits]
     arrivals: list[tuple[int, int]] = []  # (cycle, block) when a read's data becomes usable
     data_ready = [False] * len(blocks)
-    block_ready_time = [0] * len(blocks)  # ready time of each read (0 or compute end of block b-2)
+    block_end = [0] * len(blocks)        # cycle at which the block's last tile finished computing
     writes: list[tuple[int, int, int]] = []  # queue of (ready cycle, tile index, bits)
     block_done = [False] * len(blocks)
     block_tiles_left = [len(b.tiles) for b in blocks]
     # array and compressor
     ti = 0                       # next tile to start
     state = "idle"               # idle | compute | wait_drain
-    cur = None                   # (block, tile, tile index, cycles into the tile, total cycles)
+    cur = None                   # [tile, tile index, cycles into the tile]
     comp: list | None = None     # [tile index, cycles left, bits to write]
     t = 0
     while True:
@@ -174,14 +263,17 @@ def simulate_reference(job: GemmJob, mp: Mapping, ops: Operands | None = None,
         if comp is not None and comp[1] == 0:
             writes.append((t, comp[0], comp[2]))
             comp = None
-        if state == "compute" and cur[3] == cur[4]:
-            blk = cur[0]
-            block_tiles_left[blk.index] -= 1
-            if block_tiles_left[blk.index] == 0:
-                block_done[blk.index] = True
-                if blk.index + 2 < len(blocks):
-                    block_ready_time[blk.index + 2] = t
-            state = "wait_drain" if blk.drain else "idle"
+        if state == "compute" and cur[2] == cur[0].cycles:
+            tile = cur[0]
+            block_tiles_left[tile.block] -= 1
+            if block_tiles_left[tile.block] == 0:
+                block_done[tile.block] = True
+                block_end[tile.block] = t
+            if not tile.drain and ops is not None:
+                for r in range(tile.rt):
+                    for c in range(tile.ct):
+                        partials[(tile.r0 + r, tile.c0 + c)] = pes[r][c].acc32
+            state = "wait_drain" if tile.drain else "idle"
         if channel is not None and channel[2] <= 0:
             if channel[0] == "read":
                 arrivals.append((t + lat, channel[1]))
@@ -191,8 +283,8 @@ def simulate_reference(job: GemmJob, mp: Mapping, ops: Operands | None = None,
             channel = None
         # ---- phase 2: decisions at t
         if state == "wait_drain" and comp is None:
-            blk, (tr, rt, tc, ct) = cur[0], cur[1]
-            v = rt * ct
+            tile = cur[0]
+            v = tile.rt * tile.ct
             cv = _cdiv(v * job.out_num, job.out_den)
             cz = job.next_m_bits * _cdiv(cv, job.comp_values_per_pass) if job.comp_values_per_pass else 0
             if job.comp_values_per_pass:
@@ -203,34 +295,34 @@ def simulate_reference(job: GemmJob, mp: Mapping, ops: Operands | None = None,
             raw["dram_write_bits"] += ob
             raw["tiles"] += 1
             if out is not None:
-                for r in range(rt):
-                    for c in range(ct):
-                        out[tr + r, tc + c] = F.fp16_round(pes[r][c].acc32)
-            comp = [cur[2], cz, ob]
+                for r in range(tile.rt):
+                    for c in range(tile.ct):
+                        out[tile.r0 + r, tile.c0 + c] = F.fp16_round(pes[r][c].acc32)
+            comp = [cur[1], cz, ob]
             if cz == 0:
                 writes.append((t, comp[0], comp[2]))
                 comp = None
             state = "idle"
-        if state == "idle" and ti < len(tiles) and data_ready[tiles[ti][0].index]:
-            blk, tile = tiles[ti]
-            cc = _cdiv(blk.kk, job.lanes) * job.cps
-            if blk.k0 == 0:
-                for row in pes:
-                    for pe in row:
-                        pe.acc32 = 0.0
-            cur = [blk, tile, ti, 0, cc]
+        if state == "idle" and ti < len(tiles) and data_ready[tiles[ti].block]:
+            tile = tiles[ti]
+            if ops is not None:
+                for r in range(tile.rt):
+                    for c in range(tile.ct):
+                        pes[r][c].acc32 = 0.0 if tile.first_k else partials[(tile.r0 + r, tile.c0 + c)]
+            cur = [tile, ti, 0]
             ti += 1
             state = "compute"
-            tr, rt, tc, ct = tile
-            act_row = job.act_bits(blk.kk)
-            exp_row = job.act_exp_bits(blk.kk)
-            raw["sram_read_act_mant_bits"] += rt * (act_row - exp_row)
-            raw["sram_read_act_exp_bits"] += rt * exp_row
-            raw["sram_read_weight_bits"] += ct * job.weight_bits(blk.kk)
+            raw["sram_read_act_mant_bits"] += tile.sram_act_bits - tile.sram_act_exp_bits
+            raw["sram_read_act_exp_bits"] += tile.sram_act_exp_bits
+            raw["sram_read_weight_bits"] += tile.sram_weight_bits
+            raw["partial_read_bits"] += tile.partial_read_bits
+            raw["partial_write_bits"] += tile.partial_write_bits
         if channel is None:
             cands = []
-            if next_read < len(blocks) and (next_read < 2 or block_done[next_read - 2]):
-                cands.append((block_ready_time[next_read], 0, next_read))
+            if next_read < len(blocks):
+                dep = blocks[next_read].depends_on
+                if dep < 0 or block_done[dep]:
+                    cands.append((block_end[dep] if dep >= 0 else 0, 0, next_read))
             if writes:
                 cands.append((writes[0][0], 1, 0))
             if cands:
@@ -254,14 +346,17 @@ def simulate_reference(job: GemmJob, mp: Mapping, ops: Operands | None = None,
             channel[2] -= bw
             raw["dram_busy_cycles"] += 1
         if state == "compute":
-            blk, (tr, rt, tc, ct) = cur[0], cur[1]
-            j = cur[3]
-            group = blk.k0 // job.lanes + j // job.cps
+            tile, j = cur[0], cur[2]
             for r in range(job.rows):
                 for c in range(job.cols):
-                    if r < rt and c < ct:
-                        pes[r][c].step(job, ops, tr + r, tc + c, group, j % job.cps)
-            cur[3] += 1
+                    work = _pe_work(job, mp, tile, r, c, j)
+                    if work is not None:
+                        token, feature, group = work
+                        step = j % job.cps
+                        pes[r][c].step(job, ops, token, feature, tile.k0 // job.lanes + group, step)
+            if j >= tile.cycles - tile.red:
+                raw["reduction_cycles"] += 1
+            cur[2] += 1
             raw["compute_cycles"] += 1
         elif state == "wait_drain" or (ti == len(tiles) and state == "idle" and comp is not None):
             raw["stall_compressor_cycles"] += 1

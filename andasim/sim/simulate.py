@@ -32,13 +32,15 @@ _CONSUMER = {"pv": "o", "o": "up", "up": "down"}
 
 def _workload_info(workload: Any) -> tuple[Any, dict[str, Any]]:
     """(card or None, JSON echo of the workload)."""
-    if hasattr(workload, "trace_id") and hasattr(workload, "card"):
+    if getattr(workload, "card", None) is not None and hasattr(workload, "trace_id"):
         return workload.card, {"trace_id": workload.trace_id, "label": workload.label,
                                "shape_only": bool(workload.shape_only), "model": workload.card.name}
     if hasattr(workload, "gemms") and hasattr(workload, "n_layers"):
         return workload, {"trace_id": None, "label": "model card (shapes only)", "shape_only": True,
                           "model": workload.name}
-    return None, {"trace_id": None, "label": "explicit GeMM list", "shape_only": True, "model": None}
+    label = getattr(workload, "label", "explicit GeMM list")
+    return None, {"trace_id": getattr(workload, "trace_id", None), "label": label, "shape_only": True,
+                  "model": None}
 
 
 def simulate(hw: HardwareConfig, workload: Any, precision: PrecisionProfile | None, *,
@@ -46,6 +48,8 @@ def simulate(hw: HardwareConfig, workload: Any, precision: PrecisionProfile | No
              modules: Sequence[str] | None = None,
              progress: Callable[[int, int], None] | None = None) -> Result:
     """Simulate `workload` (a Trace, a ModelCard or a list of GeMMs) on `hw`.
+
+    Typed values only (this layer reads no files); `andasim.simulate` also takes names and lists.
 
     `precision` gives the Anda mantissa width per FP-INT module; it is required for the Anda
     design and echoed (but unused) for the FP16-storage baselines. For a trace or card, `modules`
@@ -145,4 +149,4 @@ def simulate(hw: HardwareConfig, workload: Any, precision: PrecisionProfile | No
         "phase": phase, "seq_len": seq_len, "batch": batch, "kv_len": kv_len,
         "modules": list(modules),
     }
-    return Result(inputs=inputs, freq_mhz=hw.freq_mhz, entries=entries, counters=counters)
+    return Result(inputs=inputs, freq_mhz=hw.freq_mhz, entries=entries, counters=counters, hw=hw)

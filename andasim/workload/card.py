@@ -185,7 +185,7 @@ class ModelCard:
     @classmethod
     def from_dict(cls, data: Any, file: str = "<card>") -> ModelCard:
         """Build from a mapping (a card YAML or a trace header), refusing unknown or missing keys."""
-        check_schema(data, _CARD_SCHEMA, file=file)
+        check_schema(data, CARD_SCHEMA, file=file)
         values = {f.name: data[f.name] for f in fields(cls) if f.name in data and data[f.name] is not None}
         try:
             return cls(**values)
@@ -197,18 +197,28 @@ def _optional(kind: str, **kw: Any) -> Field:
     return Field(kind, required=False, **kw)
 
 
-_CARD_SCHEMA = Schema({
+# Plausible ranges, each several times the largest published model (Llama-3.1-405B: 126 layers,
+# hidden 16384, FFN 53248, 128 heads; Gemma: vocab 262144; head_dim 256). A card beyond them is
+# almost certainly a typo, and its GeMMs would run for hours; widen a bound here if a real model
+# needs it.
+CARD_SCHEMA = Schema({
     "name": Field("str"), "family": Field("str"),
-    "n_layers": Field("int", positive=True), "hidden": Field("int", positive=True),
-    "ffn": Field("int", positive=True), "gated": Field("bool"),
-    "n_heads": Field("int", positive=True), "n_kv_heads": Field("int", positive=True),
-    "head_dim": Field("int", positive=True), "vocab": Field("int", positive=True),
+    "n_layers": Field("int", min=1, max=1024, unit="layers"),
+    "hidden": Field("int", min=1, max=131_072, unit="features"),
+    "ffn": Field("int", min=1, max=524_288, unit="features", doc="FFN intermediate width"),
+    "gated": Field("bool"),
+    "n_heads": Field("int", min=1, max=1024, unit="heads"),
+    "n_kv_heads": Field("int", min=1, max=1024, unit="heads", doc="divides n_heads"),
+    "head_dim": Field("int", min=1, max=1024, unit="features"),
+    "vocab": Field("int", min=1, max=4_194_304, unit="tokens"),
     "tied_embeddings": Field("bool"), "qkv_bias": Field("bool"), "source": Field("str"),
     "activation": _optional("enum", choices=("relu", "silu", "gelu", "gelu_tanh")),
-    "linear_bias": _optional("bool"), "learned_positions": _optional("int", non_negative=True),
+    "linear_bias": _optional("bool"),
+    "learned_positions": _optional("int", min=0, max=1 << 20, unit="positions"),
     "norm": _optional("enum", choices=("rmsnorm", "layernorm")),
-    "norms_per_layer": _optional("int", positive=True), "qk_norm": _optional("bool"),
-    "sliding_window": _optional("int", positive=True), "global_every": _optional("int", positive=True),
+    "norms_per_layer": _optional("int", min=1, max=16), "qk_norm": _optional("bool"),
+    "sliding_window": _optional("int", min=1, max=1 << 24, unit="tokens"),
+    "global_every": _optional("int", min=1, max=1024, unit="layers"),
 })
 
 

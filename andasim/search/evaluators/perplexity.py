@@ -21,10 +21,12 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import sys
 from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from andasim.errors import AndasimInputError
 from andasim.formats.intq import int_weights, int_weights_dequantize
@@ -87,7 +89,6 @@ class PerplexityEvaluator(Evaluator):
         self._profile: PrecisionProfile | None = None
         self._last: tuple[torch.Tensor, int | None, torch.Tensor] | None = None
         self._reference: np.ndarray | None = None
-        self.on_window: Any = None  # optional callable, called after each window (progress bars)
         self._handles = [mod.register_forward_pre_hook(self._make_hook(layer, module))
                          for _, layer, module, mod in self.linears]
         digest = hashlib.sha256(self.calib.numpy().tobytes()).hexdigest()[:16]
@@ -122,15 +123,15 @@ class PerplexityEvaluator(Evaluator):
         `profile` needs only `bits_for(module, layer)`, returning None for a module left unquantized.
         """
         self._profile = profile
+        label = "reference" if profile is None else ",".join(map(str, profile.as_list()))
         sums = np.empty(len(windows), dtype=np.float64)
         try:
             with torch.no_grad():
-                for i, row in enumerate(windows):
+                for i, row in enumerate(tqdm(windows, desc=f"ppl {label}", unit="window", file=sys.stderr,
+                                             leave=False, disable=None)):
                     ids = row[None]
                     logits = self.model(input_ids=ids, use_cache=False).logits[0, :-1].float()
                     sums[i] = float(torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum"))
-                    if self.on_window is not None:
-                        self.on_window()
         finally:
             self._profile, self._last = None, None
         if not np.all(np.isfinite(sums)):

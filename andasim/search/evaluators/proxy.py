@@ -35,6 +35,7 @@ from andasim.formats.intq import int_weights, int_weights_dequantize
 from andasim.search.evaluators.base import Evaluator
 from andasim.search.weights import WeightMode
 from andasim.strict_yaml import load_strict_yaml
+from andasim.threads import single_threaded
 from andasim.workload.gemm import FP_INT_MODULES
 from andasim.workload.precision import PrecisionProfile
 
@@ -92,7 +93,8 @@ class ProxyEvaluator(Evaluator):
             else:
                 q, scale, zero = int_weights(w, bits=bits, group=group, axis=0, sym=False)
                 wq = int_weights_dequantize(q, scale, zero, group=group, axis=0).astype(np.float64)
-            norm2 = float(np.sum((x.astype(np.float64) @ wq) ** 2))
+            with single_threaded():
+                norm2 = float(np.sum((x.astype(np.float64) @ wq) ** 2))
             if not norm2 > 0:
                 raise AndasimInputError(f"trace {trace.trace_id}: {key}: the sampled GeMM output is all zero")
             self._gemms[key] = (x, wq, norm2)
@@ -112,7 +114,8 @@ class ProxyEvaluator(Evaluator):
         if key not in self._cache:
             x, wq, norm2 = self._gemms[(layer, module)]
             dx = anda_quantize(x, bits, self.gs).astype(np.float64) - x
-            self._cache[key] = float(np.sum((dx @ wq) ** 2)) / norm2
+            with single_threaded():  # a [tokens, k] x [k, n_s] product: BLAS threads only add wake-ups
+                self._cache[key] = float(np.sum((dx @ wq) ** 2)) / norm2
         return self._cache[key]
 
     def module_error2(self, profile: PrecisionProfile) -> dict[str, float]:

@@ -32,6 +32,12 @@ from andasim.workload.card import ModelCard
 VARS = ("wg", "wc", "wd", "hg", "hc", "hd", "cg", "cc", "cd")
 _IDX = {v: i for i, v in enumerate(VARS)}
 OVERLAP_MODELS = ("paper", "code")
+# andasim: what the runtime allocates (working buffers as a max, cache at s + n); flexgen-code: the
+# released cost model's peak-memory terms term by term (cost_model.py:284-352).
+MEMORY_MODELS = ("andasim", "flexgen-code")
+# flag: decode attention over host/disk cache on the host only with --cpu-cache-compute (the
+# runtime); always: on the host whatever the policy says, as the cost model's compg (:250-252).
+CPU_ATTENTION_MODES = ("flag", "always")
 # The released cost model divides the decode disk->host weight read by this extra factor
 # (experimental/cost_model.py; reference notes 2.2).
 CODE_DISK_WEIGHT_DERATE = 0.95
@@ -202,11 +208,15 @@ class CostTerms:
 
 def build_terms(shape: OffloadShape, system: SystemConfig, work: Workload, bits: TensorBits,
                 compute: ComputeModel, gbs: int, nb: int, *, cpu_cache_compute: bool,
-                overlap: str = "paper") -> CostTerms:
+                overlap: str = "code", memory_model: str = "andasim",
+                cpu_attention: str = "flag") -> CostTerms:
     """The cost-model pieces of 2.2 for one GPU batch size and number of GPU batches."""
-    if overlap not in OVERLAP_MODELS:
-        raise AndasimInputError(
-            f"--overlap-model must be one of {', '.join(OVERLAP_MODELS)}, got {overlap!r}")
+    for flag, value, valid in (("--overlap-model", overlap, OVERLAP_MODELS),
+                               ("--memory-model", memory_model, MEMORY_MODELS),
+                               ("--cpu-attention", cpu_attention, CPU_ATTENTION_MODES)):
+        if value not in valid:
+            raise AndasimInputError(f"{flag} must be one of {', '.join(valid)}, got {value!r}")
+    host_attention = cpu_cache_compute or cpu_attention == "always"
     for name, v in (("--gpu-batch-size", gbs), ("--num-gpu-batches", nb)):
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise AndasimInputError(f"{name} must be a positive integer, got {v!r}")
@@ -247,7 +257,7 @@ def build_terms(shape: OffloadShape, system: SystemConfig, work: Workload, bits:
         "dtoc": Lin.of(cd=kv_avg * bls * kv / dtoc, wd=w / (dtoc * derate), hd=hid_g / dtoc),
         "ctod": Lin.of(cd=bls * kv / ctod_g, hd=hid_g / ctod_g),
     }
-    if cpu_cache_compute:
+    if host_attention:
         dec["comp"] = Lin.of(ct.decode_mm_s, cg=ct.decode_attn_device_s,
                              cc=ct.decode_attn_host_s, cd=ct.decode_attn_host_s)
     else:
@@ -264,6 +274,11 @@ def build_terms(shape: OffloadShape, system: SystemConfig, work: Workload, bits:
                       ("comp", pre["comp"])]
         dec_groups = [(f"ctog+{k}", dec["ctog"] + dec[k]) for k in ("gtoc", "dtoc", "ctod", "comp")]
 
+    if memory_model == "flexgen-code":
+        memory = _flexgen_code_memory(shape, w, hid, kv, s, n, gbs, bls)
+        return CostTerms(gbs, nb, pre, dec, pre_groups, dec_groups, memory,
+                         system.usable_bytes(), layers, n)
+
     # --- peak memory (App. A.3) ---
     kv_full = (s + n) * kv                                  # one sequence's cache, one layer, at the end
     att_p = gbs * (4 * s * h1 + 2 * nh * s * s)              # K, V and scores in FP16
@@ -275,7 +290,7 @@ def build_terms(shape: OffloadShape, system: SystemConfig, work: Workload, bits:
         + Lin.of(hc=s * gbs * hid, hd=s * gbs * hid),
         (Lin.of(8 * gbs * s * h1), Lin.of(cg=att_p), Lin.of(2 * gbs * s * (h1 + h2))),
     )
-    att_g_lin = Lin.of(cg=att_g) if cpu_cache_compute else Lin.of(att_g)
+    att_g_lin = Lin.of(cg=att_g) if host_attention else Lin.of(att_g)
     gpu_g = MemoryTerm(
         "device memory (decode)", "device",
         Lin.of(wg=w * layers, hg=hid_g, cg=kv_full * bls * layers) + gpu_wbuf
@@ -288,13 +303,51 @@ def build_terms(shape: OffloadShape, system: SystemConfig, work: Workload, bits:
         + Lin.of(wc=w, wd=w, hc=s * gbs * hid, hd=s * gbs * hid),
     )
     cpu_work_g = Lin.of(wd=w, hd=2 * gbs * hid, cd=2 * kv_full * gbs)
-    if cpu_cache_compute:
+    if host_attention:
         cpu_work_g = cpu_work_g + Lin.of(2 * nh * (s + n) * gbs + 2 * h1 * gbs)
     cpu_g = MemoryTerm("host memory (decode)", "host",
                        Lin.of(wc=w * layers, hc=hid_g, cc=kv_full * bls * layers) + cpu_work_g)
     disk = MemoryTerm("disk", "disk", Lin.of(wd=w * layers, hd=hid_p, cd=kv_full * bls * layers))
     return CostTerms(gbs, nb, pre, dec, pre_groups, dec_groups, [gpu_p, gpu_g, cpu_p, cpu_g, disk],
                      system.usable_bytes(), layers, n)
+
+
+def _flexgen_code_memory(shape: OffloadShape, w: float, hid: float, kv: float, s: int, n: int,
+                         gbs: int, bls: int) -> list[MemoryTerm]:
+    """FlexGen's cost_model.py peak-memory constraints, term by term (line numbers of 19753bc).
+
+    w, hid and kv are the byte sizes of one layer's weights, one token's hidden state and one
+    token's K+V in one layer (for OPT in FP16: wi, 2 h1, 4 h1). The working buffers keep the
+    code's literal FP16 formulas in h1, h2 and nh. Differences from andasim's own model: the
+    six prefill buffers are summed, not maxed (:285-290); decode adds a cache read buffer
+    (:320); the host prefill cache counts s tokens (:342); the host decode work buffer always
+    holds the CPU-attention scores (:347).
+    """
+    layers, h1, h2, nh = shape.n_layers, shape.hidden, shape.ffn, shape.n_heads
+    not_wg = {"wc": 1.0, "wd": 1.0}
+    inter_p = (8 * gbs * s * h1 + gbs * (2 * s * h1 + 2 * nh * s * s) + gbs * 2 * s * h1
+               + 4 * gbs * s * h1 + 2 * gbs * s * h2 + 2 * gbs * s * h1)                 # :285-290
+    gpu_p = (Lin.of(wg=w * layers, hg=s * hid * bls, cg=(s + n) * kv * bls * layers)   # :284
+             + Lin.of(inter_p, **{k: 2 * w * v for k, v in not_wg.items()})            # :291
+             + Lin.of(hc=s * hid * gbs, hd=s * hid * gbs))
+    inter_g_cg = (gbs * (2 * h1 + 2 * (s + n) * h1 + 2 * nh * (s + n))
+                  + gbs * (2 * (s + n) * h1 + 2 * h1))                                  # :314-315
+    inter_g = 8 * gbs * h1 + 4 * gbs * h1 + 2 * gbs * h2 + 2 * gbs * h1                 # :313-318
+    gpu_g = (Lin.of(wg=w * layers, hg=hid * bls, cg=(s + n) * kv * bls * layers)       # :312
+             + Lin.of(inter_g, cg=inter_g_cg + (s + n) * kv * gbs,                     # :320 read buffer
+                      **{k: 2 * w * v for k, v in not_wg.items()})
+             + Lin.of(hc=hid * gbs, hd=hid * gbs))
+    cpu_p = (Lin.of(wc=w * layers, hc=s * hid * bls, cc=s * kv * bls * layers)         # :342
+             + Lin.of(wc=w, wd=w, hc=s * hid * gbs, hd=s * hid * gbs))                 # :343
+    cpu_g = (Lin.of(wc=w * layers, hc=hid * bls, cc=(s + n) * kv * bls * layers)       # :346
+             + Lin.of(2 * nh * (s + n) * gbs + 2 * h1 * gbs, wd=w, hd=2 * hid * gbs,
+                      cd=2 * (s + n) * kv * gbs))                                      # :347
+    disk = Lin.of(wd=w * layers, hd=s * hid * bls, cd=(s + n) * kv * bls * layers)     # :351
+    return [MemoryTerm("device memory (prefill)", "device", gpu_p),
+            MemoryTerm("device memory (decode)", "device", gpu_g),
+            MemoryTerm("host memory (prefill)", "host", cpu_p),
+            MemoryTerm("host memory (decode)", "host", cpu_g),
+            MemoryTerm("disk", "disk", disk)]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ TFLOP/s (1e12).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,6 @@ from andasim.strict_yaml import Field, Schema, check_schema, load_strict_yaml
 SCHEMA_VERSION = 1
 GIB = 2**30
 TFLOP = 1e12
-
-
-def _fraction(value: float) -> str | None:
-    return None if 0 < value <= 1 else f"must be in (0, 1], got {value}"
 
 
 def _version(value: int) -> str | None:
@@ -39,26 +36,39 @@ _LINK_KEYS = (
 _COMPUTE_KEYS = ("mm_prefill_tflop_per_s", "mm_decode_tflop_per_s", "bmm_prefill_tflop_per_s",
                  "bmm_decode_tflop_per_s", "host_tflop_per_s")
 
-_SCHEMA = Schema({
+# Ranges: far above any machine of today (1 PiB of host memory, 100 TiB/s links, an exaFLOP/s),
+# far below what makes the policy search's arithmetic overflow or lose all precision.
+SCHEMA = Schema({
     "schema_version": Field("int", check=_version),
     "name": Field("str"),
     "description": Field("str"),
     "provenance": Field("str", doc="where the numbers in this file come from"),
     "memory": Field("map", schema=Schema({
-        "device_gib": Field("float", positive=True, doc="device (accelerator/GPU) memory"),
-        "host_gib": Field("float", positive=True, doc="host DRAM"),
-        "disk_gib": Field("float", positive=True, doc="disk (NVMe) capacity"),
+        "device_gib": Field("float", positive=True, max=1 << 20, unit="GiB",
+                            doc="device (accelerator/GPU) memory"),
+        "host_gib": Field("float", positive=True, max=1 << 20, unit="GiB", doc="host DRAM"),
+        "disk_gib": Field("float", positive=True, max=1 << 30, unit="GiB", doc="disk (NVMe) capacity"),
     })),
     "relaxation": Field("map", required=False, doc="usable share of each capacity (default 0.8)",
                         schema=Schema({
-                            k: Field("float", required=False, check=_fraction)
+                            k: Field("float", required=False, positive=True, max=1,
+                                     doc=f"usable share of the {k} capacity (default 0.8)")
                             for k in ("device", "host", "disk")})),
-    "links": Field("map", schema=Schema({k: Field("float", positive=True) for k in _LINK_KEYS})),
+    "links": Field("map", schema=Schema({k: Field("float", positive=True, max=100_000, unit="GiB/s")
+                                         for k in _LINK_KEYS})),
     "compute": Field("map", schema=Schema({
-        **{k: Field("float", positive=True) for k in _COMPUTE_KEYS},
+        **{k: Field("float", positive=True, max=1e6, unit="TFLOP/s") for k in _COMPUTE_KEYS},
+        "memory_bandwidth_gib_per_s": Field(
+            "float", required=False, positive=True, max=1e6, unit="GiB/s",
+            doc="device-memory bandwidth; enables the roofline compute model (--compute roofline)"),
+        "kernel_overhead_us": Field("float", required=False, non_negative=True, max=1e6, unit="us",
+                                    doc="fixed time per kernel in the roofline model (default 0)"),
         "host_scaling": Field("map", required=False,
                               doc="FlexGen's non-linear CPU throughput coefficients",
-                              schema=Schema({c: Field("float") for c in ("c1", "c2", "c3")})),
+                              schema=Schema({c: Field("float", min=0, max=10,
+                                                      doc="FlexGen CPU-throughput coefficient "
+                                                          "(fitted values 0.017-0.062)")
+                                             for c in ("c1", "c2", "c3")})),
     })),
 })
 
@@ -93,6 +103,8 @@ class SystemConfig:
     host_c1: float = 0.0
     host_c2: float = 0.0
     host_c3: float = 0.0
+    memory_bandwidth_gib_per_s: float | None = None
+    kernel_overhead_us: float = 0.0
     source: str = ""
 
     def usable_bytes(self) -> dict[str, float]:
@@ -102,15 +114,21 @@ class SystemConfig:
                 "disk": self.disk_gib * self.relax_disk * GIB}
 
     def with_relaxation(self, device: float | None = None, host: float | None = None,
-                        disk: float | None = None) -> SystemConfig:
-        """A copy with some relaxation factors replaced (FlexGen's --alpha-g/--alpha-c/--alpha-n)."""
-        vals = {"relax_device": device, "relax_host": host, "relax_disk": disk}
+                        disk: float | None = None, max_alpha: float = 1.0) -> SystemConfig:
+        """A copy with some relaxation factors replaced (FlexGen's --alpha-g/--alpha-c/--alpha-n).
+
+        andasim's own memory model caps them at 1 (it counts what the runtime allocates); FlexGen's
+        cost model checks fixed policies at 1.2 because its peak estimate is imprecise
+        (cost_model.py:11-16, 28-29), so `--memory-model flexgen-code` passes a larger cap.
+        """
+        vals = {"--alpha-g": device, "--alpha-c": host, "--alpha-n": disk}
+        fields = {"--alpha-g": "relax_device", "--alpha-c": "relax_host", "--alpha-n": "relax_disk"}
         out = asdict(self)
         for key, val in vals.items():
             if val is not None:
-                if not 0 < val <= 1:
-                    raise ConfigError(f"must be in (0, 1], got {val}", key=key)
-                out[key] = float(val)
+                if not (isinstance(val, int | float) and math.isfinite(val) and 0 < val <= max_alpha):
+                    raise ConfigError(f"must be in (0, {max_alpha:g}], got {val}", key=key)
+                out[fields[key]] = float(val)
         return SystemConfig(**out)
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,7 +155,7 @@ def load_system(name_or_path: str | Path) -> SystemConfig:
         text = (bundled_systems_dir() / f"{name_or_path}.yaml").read_text(encoding="utf-8")
         path = Path(f"hw_configs/systems/{name_or_path}.yaml")
     data = load_strict_yaml(path, text=text)
-    check_schema(data, _SCHEMA, file=str(path))
+    check_schema(data, SCHEMA, file=str(path))
     relax = data.get("relaxation") or {}
     comp = data["compute"]
     scaling = comp.get("host_scaling") or {}
@@ -150,5 +168,8 @@ def load_system(name_or_path: str | Path) -> SystemConfig:
         **{k: float(data["links"][k]) for k in _LINK_KEYS},
         **{k: float(comp[k]) for k in _COMPUTE_KEYS},
         host_c1=float(scaling.get("c1", 0.0)), host_c2=float(scaling.get("c2", 0.0)),
-        host_c3=float(scaling.get("c3", 0.0)), source=str(path),
+        host_c3=float(scaling.get("c3", 0.0)),
+        memory_bandwidth_gib_per_s=(float(comp["memory_bandwidth_gib_per_s"])
+                                    if "memory_bandwidth_gib_per_s" in comp else None),
+        kernel_overhead_us=float(comp.get("kernel_overhead_us", 0.0)), source=str(path),
     )

@@ -1,21 +1,33 @@
-"""Collective algorithms of a tensor-parallel all-reduce under the α–β link model.
+"""Collective algorithms of a tensor-parallel all-reduce: one exchange, priced and computed alike.
 
-Each function prices one all-reduce of a `values`-element partial (T x E) per chip, carried in a
-payload of `bits_per_value` bits (metadata included), over N chips. With `M = values *
-bits_per_value / 8` bytes per chip (standard α–β forms, tp_comm_and_flexgen.md §3.1):
+Each algorithm names its *exchange* (`EXCHANGES`): who encodes, sends, decodes and adds which
+values, hop by hop. The α–β price below (`collective_cost`) and the numerics that rebuild the
+reduced output (`tp.error.reduce_partials`) both follow that exchange, so what is timed is what is
+computed, on every topology (docs/tensor_parallel.md, "Collectives").
 
-| algorithm        | steps            | bytes sent per rank | bandwidth            |
-|------------------|------------------|---------------------|----------------------|
-| ring_allreduce   | 2(N-1)           | 2(N-1)/N * M        | ring                 |
-| allgather        | N-1              | (N-1) * M           | ring                 |
-| oneshot          | 1                | (N-1) * M           | direct (all peers)   |
-| twoshot          | 2(N-1) ring, 2 direct | 2(N-1)/N * M   | ring, or direct on fully_connected/switch |
+With V values per chip (T x E), b bits per value on the wire, `M = V * b / 8` bytes, m = M/N:
 
-time = steps * α + bytes / bandwidth. The result also counts the values each chip quantizes,
-dequantizes and adds, which `tensor_parallel` turns into vector-unit or compressor cycles.
-Numerics: allgather/oneshot quantize each partial once and every chip dequantizes and sums all
-N payloads (its own included, so that every chip holds the same result); twoshot quantizes each
-partial once, the owner of each 1/N chunk sums exactly and re-quantizes the sum once.
+| algorithm      | exchange         | steps (α)              | bytes through a chip's ports | bandwidth |
+|----------------|------------------|------------------------|------------------------------|-----------|
+| ring_allreduce | ring_hop_by_hop  | 2(N-1)                 | 2(N-1)/N * M                 | ring      |
+| allgather      | gather           | N-1                    | (N-1) * M                    | ring      |
+| oneshot        | gather           | 1                      | (N-1) * M                    | direct    |
+| twoshot        | direct_two_stage | 2 over direct links;   | 2(N-1)/N * M;                | direct;   |
+|                |                  | 2 floor(N/2) on a ring | 2 floor(N^2/4) * m on a ring | ring      |
+
+Two-shot is a *direct* exchange (every chip sends chunk j straight to its owner j, the owner sums
+and re-encodes, then sends the sum to everyone). On a ring the messages are routed along the
+shortest path: over the N-1 peers the distances add up to floor(N^2/4) hops, so each chip's ports
+carry floor(N^2/4) chunks per stage, and the farthest message takes floor(N/2) hops (one α each).
+
+Codec work per chip (counted wherever the numerics run it; the additions are counted apart):
+
+- ring_hop_by_hop: encodes V ((N-1) hops of V/N, then the reduced chunk V/N once), decodes
+  (2N-1)/N V ((N-1) hops of V/N, then all N reduced chunks), adds (N-1)/N V.
+- gather: encodes V, decodes N V (its own partial included, so every chip holds the same sum),
+  adds (N-1) V.
+- direct_two_stage: encodes V + V/N, decodes 2V (N chunks of V/N to sum, then the N reduced
+  chunks), adds (N-1)/N V.
 """
 
 from __future__ import annotations
@@ -27,6 +39,8 @@ from andasim.errors import AndasimInputError
 from andasim.system.tp.links import LinkModel
 
 COLLECTIVES = ("ring_allreduce", "allgather", "oneshot", "twoshot")
+EXCHANGES = {"ring_allreduce": "ring_hop_by_hop", "allgather": "gather", "oneshot": "gather",
+             "twoshot": "direct_two_stage"}
 
 
 @dataclass(frozen=True)
@@ -34,11 +48,12 @@ class CollectiveCost:
     """Cost of one all-reduce on one chip (all chips are symmetric)."""
 
     algorithm: str
+    exchange: str               # EXCHANGES[algorithm]: the message pattern priced and computed
     n_chips: int
     values: int                 # elements of the partial per chip (T x E)
     bits_per_value: float       # payload bits per element on the wire, metadata included
-    steps: int
-    bytes_sent_per_rank: float
+    steps: int                  # link latencies α on the critical path
+    bytes_sent_per_rank: float  # bytes through one chip's output ports (forwarded bytes included)
     bw_bytes_per_s: float       # bandwidth the algorithm drives per chip (0 when N = 1)
     link_time_s: float          # steps * α + bytes / bandwidth
     quantized_values: float     # values encoded per chip
@@ -47,6 +62,24 @@ class CollectiveCost:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def codec_counts(exchange: str, n: int, values: float) -> tuple[float, float, float]:
+    """(encoded, decoded, added) values per chip of one all-reduce; see the module docstring."""
+    v = float(values)
+    if exchange == "ring_hop_by_hop":
+        return v, (2 * n - 1) / n * v, (n - 1) / n * v
+    if exchange == "gather":
+        return v, n * v, (n - 1) * v
+    if exchange == "direct_two_stage":
+        return v + v / n, 2.0 * v, (n - 1) / n * v
+    valid = ", ".join(sorted(set(EXCHANGES.values())))
+    raise AndasimInputError(f"unknown exchange {exchange!r}; valid: {valid}")
+
+
+def ring_hop_sum(n: int) -> int:
+    """Σ over the N-1 peers of the shortest distance on a bidirectional ring: floor(N²/4)."""
+    return sum(min(d, n - d) for d in range(1, n))
 
 
 def collective_cost(algorithm: str, n_chips: int, values: int, bits_per_value: float,
@@ -59,29 +92,22 @@ def collective_cost(algorithm: str, n_chips: int, values: int, bits_per_value: f
     if values < 0 or not bits_per_value > 0:
         raise AndasimInputError(f"need values >= 0 and bits_per_value > 0, got {values}, {bits_per_value}")
     n = int(n_chips)
+    exchange = EXCHANGES[algorithm]
     if n == 1:
-        return CollectiveCost(algorithm, 1, values, bits_per_value, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return CollectiveCost(algorithm, exchange, 1, values, bits_per_value, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    link.check_buildable(n)
     msg_bytes = values * bits_per_value / 8
     if algorithm == "ring_allreduce":
         steps, sent, bw = 2 * (n - 1), 2 * (n - 1) / n * msg_bytes, link.ring_bw_bytes_per_s(n)
-        quant, dequant, added = 0.0, 0.0, (n - 1) / n * values
-    elif algorithm in ("allgather", "oneshot"):
-        sent = (n - 1) * msg_bytes
-        if algorithm == "allgather":
-            steps, bw = n - 1, link.ring_bw_bytes_per_s(n)
-        else:
-            steps, bw = 1, link.direct_bw_bytes_per_s(n)
-        quant, dequant, added = float(values), float(n * values), float((n - 1) * values)
-    else:  # twoshot
-        sent = 2 * (n - 1) / n * msg_bytes
-        if link.topology == "ring":
-            steps, bw = 2 * (n - 1), link.ring_bw_bytes_per_s(n)
-        else:
-            steps, bw = 2, link.direct_bw_bytes_per_s(n)
-        # quantize the partial, decode N chunks of values/N, add, re-quantize the chunk, decode N chunks
-        quant = values + values / n
-        dequant = 2.0 * values
-        added = (n - 1) / n * values
+    elif algorithm == "allgather":
+        steps, sent, bw = n - 1, (n - 1) * msg_bytes, link.ring_bw_bytes_per_s(n)
+    elif algorithm == "oneshot":
+        steps, sent, bw = 1, (n - 1) * msg_bytes, link.direct_bw_bytes_per_s(n)
+    elif link.topology == "ring" and n > 2:  # twoshot routed over the ring
+        steps, sent, bw = 2 * (n // 2), 2 * ring_hop_sum(n) * msg_bytes / n, link.ring_bw_bytes_per_s(n)
+    else:  # twoshot over direct links (fully connected, switch, or a 2-chip ring)
+        steps, sent, bw = 2, 2 * (n - 1) / n * msg_bytes, link.direct_bw_bytes_per_s(n)
+    quant, dequant, added = codec_counts(exchange, n, values)
     time_s = steps * link.alpha_s + sent / bw
-    return CollectiveCost(algorithm, n, values, bits_per_value, steps, sent, bw, time_s,
-                          float(quant), float(dequant), float(added))
+    return CollectiveCost(algorithm, exchange, n, values, bits_per_value, steps, sent, bw, time_s,
+                          quant, dequant, added)

@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from andasim.errors import AndasimInputError
-from andasim.system.tp.collectives import COLLECTIVES
+from andasim.system.tp.collectives import COLLECTIVES, EXCHANGES
 from andasim.system.tp.payloads import FittedPayload, PayloadSpec, fit_payload, parse_payload
+from andasim.threads import single_threaded
 
 ROW_PARALLEL = ("o", "down")
 
@@ -54,32 +55,36 @@ def rebuild_partials(x: np.ndarray, w: np.ndarray, bounds: list[tuple[int, int]]
         raise AndasimInputError(f"X {x.shape} and W {w.shape} do not multiply")
     x64 = np.asarray(x, dtype=np.float64)
     w64 = np.asarray(w, dtype=np.float64)
-    return np.stack([(np.ascontiguousarray(x64[:, a:b]) @ w64[a:b]).astype(np.float32) for a, b in bounds])
+    with single_threaded():  # trace-sized products: BLAS threads cost more in wake-ups than they save
+        return np.stack([(np.ascontiguousarray(x64[:, a:b]) @ w64[a:b]).astype(np.float32)
+                         for a, b in bounds])
 
 
 def reduce_partials(partials: np.ndarray, payload: FittedPayload, collective: str,
                     second: FittedPayload | None = None) -> np.ndarray:
-    """What every chip holds after the all-reduce (float64), by the collective's numerics.
+    """What every chip holds after the all-reduce (float64), by the collective's exchange.
 
-    allgather/oneshot: Σ_i D(C_i(Y_i)). twoshot: D'(C'(Σ_i D(C_i(Y_i)))) with `second` the
-    payload fitted on reduced sums. ring_allreduce: the chunk travels the ring and is re-encoded
-    at every hop, acc = D(C(acc)) + Y_next, and the final sum is encoded once more for the
-    all-gather phase (one fixed chip order; every chunk sees N encodings).
+    The exchange is the one `collectives.collective_cost` prices (`EXCHANGES`), on every topology:
+    gather (allgather, oneshot): Σ_i D(C_i(Y_i)). direct_two_stage (twoshot): D'(C'(Σ_i D(C_i(Y_i))))
+    with `second` the payload fitted on reduced sums. ring_hop_by_hop (ring_allreduce): the chunk
+    travels the ring and is re-encoded at every hop, acc = D(C(acc)) + Y_next, and the final sum is
+    encoded once more for the all-gather phase (one fixed chip order; every chunk sees N encodings).
     """
+    if collective not in EXCHANGES:
+        raise AndasimInputError(f"unknown collective {collective!r}; valid: {', '.join(COLLECTIVES)}")
     n = partials.shape[0]
-    if collective in ("allgather", "oneshot"):
+    exchange = EXCHANGES[collective]
+    if exchange == "gather":
         return np.sum([payload.roundtrip(i, partials[i]).astype(np.float64) for i in range(n)], axis=0)
-    if collective == "twoshot":
+    if exchange == "direct_two_stage":
         if second is None:
             raise AndasimInputError("twoshot needs the second-stage payload fitted on reduced sums")
         s = np.sum([payload.roundtrip(i, partials[i]).astype(np.float64) for i in range(n)], axis=0)
         return second.roundtrip(0, s.astype(np.float32)).astype(np.float64)
-    if collective == "ring_allreduce":
-        acc = partials[0].astype(np.float32)
-        for i in range(1, n):
-            acc = payload.roundtrip(0, acc) + partials[i]
-        return payload.roundtrip(0, acc).astype(np.float64)
-    raise AndasimInputError(f"unknown collective {collective!r}; valid: {', '.join(COLLECTIVES)}")
+    acc = partials[0].astype(np.float32)
+    for i in range(1, n):
+        acc = payload.roundtrip(0, acc) + partials[i]
+    return payload.roundtrip(0, acc).astype(np.float64)
 
 
 def rel_error(ref: np.ndarray, approx: np.ndarray) -> float:
@@ -128,7 +133,7 @@ def partials_error(parts: np.ndarray, y_eval: np.ndarray, t_cal: int, *, payload
                    module: str = "") -> ErrorRow:
     """Error for chip partials `parts` [N, T, E] (first `t_cal` tokens calibrate) against the exact
     held-out output `y_eval` [T - t_cal, E] (float64)."""
-    if collective == "ring_allreduce" and payload.calibrated:
+    if EXCHANGES.get(collective) == "ring_hop_by_hop" and payload.calibrated:
         raise AndasimInputError(
             f"ring_allreduce re-encodes partial sums at every hop; calibrated payload {payload.spec!r} "
             "has static parameters only for single partials: use allgather, oneshot or twoshot")
@@ -136,7 +141,7 @@ def partials_error(parts: np.ndarray, y_eval: np.ndarray, t_cal: int, *, payload
     cal, ev = parts[:, :t_cal], parts[:, t_cal:]
     fitted = fit_payload(payload, cal, chunk_tokens=chunk_tokens, e_full=e_full)
     second = None
-    if collective == "twoshot":
+    if EXCHANGES.get(collective) == "direct_two_stage":
         sums = cal.astype(np.float64).sum(axis=0).astype(np.float32)[None]
         second = fit_payload(payload, sums, chunk_tokens=chunk_tokens, e_full=e_full)
     y_hat = reduce_partials(ev, fitted, collective, second)
@@ -185,18 +190,19 @@ def trace_error_table(trace: Any, n_chips_list: list[int], payload_specs: list[s
     if progress:
         from tqdm import tqdm
         jobs = tqdm(jobs, desc="tp error", unit="layer")
-    for layer, module, x in jobs:
-        x64 = np.asarray(x, dtype=np.float64)
-        w64 = np.asarray(trace.weights[(layer, module)].values, dtype=np.float64)
-        t_cal = _split_tokens(x64.shape[0], calib_frac)
-        y_eval = x64[t_cal:] @ w64
-        align = card.head_dim if module == "o" else 1
-        for n in n_chips_list:
-            parts = rebuild_partials(x64, w64, split_bounds(x64.shape[1], n, align))
-            for ps in payloads:
-                rows.append(partials_error(parts, y_eval, t_cal, payload=ps, collective=collective,
-                                           chunk_tokens=chunk_tokens, e_full=e_full[module], layer=layer,
-                                           module=module))
+    with single_threaded():  # trace-sized products and norms: threads cost more than they save
+        for layer, module, x in jobs:
+            x64 = np.asarray(x, dtype=np.float64)
+            w64 = np.asarray(trace.weights[(layer, module)].values, dtype=np.float64)
+            t_cal = _split_tokens(x64.shape[0], calib_frac)
+            y_eval = x64[t_cal:] @ w64
+            align = card.head_dim if module == "o" else 1
+            for n in n_chips_list:
+                parts = rebuild_partials(x64, w64, split_bounds(x64.shape[1], n, align))
+                for ps in payloads:
+                    rows.append(partials_error(parts, y_eval, t_cal, payload=ps, collective=collective,
+                                               chunk_tokens=chunk_tokens, e_full=e_full[module],
+                                               layer=layer, module=module))
     return rows
 
 
@@ -211,4 +217,25 @@ def summarize(rows: list[ErrorRow]) -> list[dict[str, Any]]:
         out.append({"module": module, "n_chips": n, "payload": payload, "layers": len(rs),
                     "bits_per_value": rs[0].bits_per_value, "k_bf16": rs[0].k_bf16,
                     "mean_rel_error": float(errs.mean()), "max_rel_error": float(errs.max())})
+    return out
+
+
+def gain_table(rows: list[ErrorRow], candidate: str, baseline: str) -> list[dict[str, Any]]:
+    """Relative error reduction 1 - err(candidate) / err(baseline), per (module, N) and per layer.
+
+    Used to say how much the hybrid format buys over static Int4 and which layers drive it."""
+    by_key = {(r.module, r.n_chips, r.layer, r.payload): r.rel_error for r in rows}
+    out = []
+    for module, n in sorted({(r.module, r.n_chips) for r in rows}):
+        layers = sorted({r.layer for r in rows if (r.module, r.n_chips) == (module, n)})
+        pairs = [(la, by_key.get((module, n, la, candidate)), by_key.get((module, n, la, baseline)))
+                 for la in layers]
+        pairs = [(la, c, b) for la, c, b in pairs if c is not None and b is not None and b > 0]
+        if not pairs:
+            continue
+        mean_c = float(np.mean([c for _, c, _ in pairs]))
+        mean_b = float(np.mean([b for _, _, b in pairs]))
+        out.append({"module": module, "n_chips": n, "candidate": candidate, "baseline": baseline,
+                    "mean_gain": 1.0 - mean_c / mean_b,
+                    "per_layer_gain": {int(la): 1.0 - c / b for la, c, b in pairs}})
     return out

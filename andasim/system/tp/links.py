@@ -4,9 +4,11 @@ A collective step costs `α` (one link latency) plus its bytes over the bandwidt
 can drive. Every chip has `links_per_chip` ports of `link_bw_gb_per_s` each (per direction).
 What an algorithm can use depends on the topology (documented in docs/tensor_parallel.md):
 
-- ring: the ports are split between the two ring neighbours; ring algorithms run as
-  counter-rotating rings over all ports, so they drive the chip's full injection bandwidth.
-  A one-shot direct exchange needs a link to every peer and is refused on a ring.
+- ring: the ports are split evenly between the two ring neighbours (so a ring of N > 2 chips
+  needs an even number of ports, at least two; anything else cannot be built and is refused);
+  ring algorithms run as counter-rotating rings over all ports, so they drive the chip's full
+  injection bandwidth. A one-shot direct exchange needs a link to every peer and is refused on a
+  ring; a two-shot exchange is routed hop by hop along the ring (see collectives.py).
 - fully_connected: the ports are split evenly over the N-1 peers (`links_per_chip // (N-1)`
   each, refused when that is zero). A ring algorithm uses the ports towards its two neighbours;
   a one-shot exchange uses the ports towards all peers at once.
@@ -67,6 +69,15 @@ class LinkModel:
     def injection_bw_bytes_per_s(self) -> float:
         """All ports of one chip sending at once (bytes/s)."""
         return self.links_per_chip * self._port_bw_bytes_per_s()
+
+    def check_buildable(self, n_chips: int) -> None:
+        """Refuse a system of `n_chips` that this topology and port count cannot wire up."""
+        if self.topology == "ring" and n_chips > 2 and (self.links_per_chip < 2 or self.links_per_chip % 2):
+            raise AndasimInputError(
+                f"a ring of {n_chips} chips splits each chip's ports evenly between its two neighbours, "
+                f"so it needs an even links_per_chip >= 2, got {self.links_per_chip}")
+        if self.topology == "fully_connected" and n_chips > 1:
+            self._ports_per_peer(n_chips)
 
     def _ports_per_peer(self, n_chips: int) -> int:
         ports = self.links_per_chip // (n_chips - 1)

@@ -9,11 +9,16 @@ outputs (T x E values, T = batch x tokens in prefill, batch in decode) are all-r
 
 Step latency = compute + Σ exposed communication, where for every collective
     exposed = quantize + (link time - overlap) + dequantize-and-sum,
-the on-chip terms run on the vector unit (ops per value in `payloads.ops_per_value`, `fpus`
-ops per cycle) or, for Anda-format partials, on the bit-plane compressor (M cycles per
-`lanes` groups of `values_per_lane`), and `overlap` is the link time hidden by prefetching the
-next GeMM's weights (that GeMM's DRAM stall, capped by what fits in the weight buffer), since
-those weights do not depend on the collective's result. See docs/tensor_parallel.md.
+or, with the named option `codec_pipeline_chunks = C > 1` (the collective cut into C chunks whose
+encode, transfer and decode overlap, as EQuARX pipelines them), the three-stage pipeline time
+    (q + l + d) / C + (C - 1) / C * max(q, l, d),  l = link time - overlap,
+an optimistic bound (every stage, α included, is assumed divisible into C equal parts). The
+on-chip terms count every encode and decode the collective's exchange performs (per hop for a
+ring all-reduce; `collectives.codec_counts`) and run on the vector unit (ops per value in
+`payloads.ops_per_value`, `fpus` ops per cycle) or, for Anda-format partials, on the bit-plane
+compressor (M cycles per `lanes` groups of `values_per_lane`), and `overlap` is the link time
+hidden by prefetching the next GeMM's weights (that GeMM's DRAM stall, capped by what fits in the
+weight buffer), since those weights do not depend on the collective's result. See docs/tensor_parallel.md.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 
 from andasim.errors import AndasimInputError
 from andasim.hw.config import HardwareConfig
-from andasim.system.tp.collectives import CollectiveCost, collective_cost
+from andasim.system.tp.collectives import COLLECTIVES, CollectiveCost, collective_cost
 from andasim.system.tp.links import LinkModel
 from andasim.system.tp.payloads import (
     PayloadSpec,
@@ -36,6 +41,7 @@ from andasim.system.tp.payloads import (
 from andasim.workload.gemm import GeMM
 
 DEFAULT_MODULES = ("qkv", "qk", "pv", "o", "up", "down")
+COLLECTIVES_FOR_BASELINE = COLLECTIVES  # order breaks ties between equally fast BF16 baselines
 SPLITS = ("strict", "uneven")
 
 
@@ -141,6 +147,13 @@ def payload_bits(ps: PayloadSpec, tokens: int, e: int) -> float:
     return float(get(ps.formats_spec).bits_per_value((tokens, e)))
 
 
+def pipelined_s(stages_s: tuple[float, ...], chunks: int) -> float:
+    """Time of `chunks` equal pieces flowing through sequential stages: Σ/C + (C-1)/C · max."""
+    if isinstance(chunks, bool) or int(chunks) != chunks or chunks < 1:
+        raise AndasimInputError(f"codec pipeline chunks must be an integer >= 1, got {chunks}")
+    return sum(stages_s) / chunks + (chunks - 1) / chunks * max(stages_s)
+
+
 @dataclass(frozen=True)
 class CollectiveTiming:
     after: str                  # GeMM whose partial output is reduced ("L3.o")
@@ -149,10 +162,12 @@ class CollectiveTiming:
     encode_s: float
     decode_sum_s: float
     overlap_s: float
+    pipeline_chunks: int = 1    # 1: encode, transfer and decode run one after the other
 
     @property
     def exposed_s(self) -> float:
-        return self.encode_s + self.cost.link_time_s - self.overlap_s + self.decode_sum_s
+        stages = (self.encode_s, self.cost.link_time_s - self.overlap_s, self.decode_sum_s)
+        return pipelined_s(stages, self.pipeline_chunks)
 
     def to_dict(self) -> dict[str, Any]:
         return {"after": self.after, "next_gemm": self.next_gemm, "link_time_s": self.cost.link_time_s,
@@ -175,6 +190,7 @@ class TPResult:
     split: str
     overlap: bool
     codec_ops_per_cycle: int
+    codec_pipeline_chunks: int
     link: dict[str, Any]
     compute_s: float
     link_s: float
@@ -205,11 +221,12 @@ def simulate_tp(hw: HardwareConfig, card: Any, precision: Any, link: LinkModel, 
                 collective: str, payload: str, phase: str = "prefill", seq_len: int = 2048, batch: int = 1,
                 kv_len: int | None = None, modules: tuple[str, ...] = DEFAULT_MODULES,
                 split: str = "strict", overlap: bool = True,
-                codec_ops_per_cycle: int | None = None) -> TPResult:
+                codec_ops_per_cycle: int | None = None, codec_pipeline_chunks: int = 1) -> TPResult:
     """Simulate one chip's share with the single-chip engine and add the collectives' cost."""
     from andasim import simulate
 
     ps = parse_payload(payload)
+    pipelined_s((0.0,), codec_pipeline_chunks)  # validates the option before any simulation
     if collective == "ring_allreduce" and ps.calibrated:
         raise AndasimInputError(f"ring_allreduce re-encodes partial sums at every hop; calibrated payload "
                                 f"{payload!r} is only defined on single partials: use allgather, oneshot or "
@@ -238,7 +255,7 @@ def simulate_tp(hw: HardwareConfig, card: Any, precision: Any, link: LinkModel, 
         if overlap and nxt is not None and n_chips > 1:
             hidden = min(cost.link_time_s, stalls[chip.index(nxt)], prefetch_cap_s)
         timings.append(CollectiveTiming(g.name, nxt.name if nxt else None, cost, enc / freq_hz,
-                                        dec / freq_hz, hidden))
+                                        dec / freq_hz, hidden, codec_pipeline_chunks))
     compute_s = result.latency_s
     link_s = sum(t.cost.link_time_s for t in timings)
     enc_s = sum(t.encode_s for t in timings)
@@ -251,6 +268,7 @@ def simulate_tp(hw: HardwareConfig, card: Any, precision: Any, link: LinkModel, 
                     link=link.to_dict(), compute_s=compute_s, link_s=link_s, encode_s=enc_s,
                     decode_sum_s=dec_s, overlap_s=ov_s, exposed_comm_s=exposed,
                     codec_ops_per_cycle=codec_ops_per_cycle or hw.vector_unit.fpus,
+                    codec_pipeline_chunks=codec_pipeline_chunks,
                     step_latency_s=compute_s + exposed, collectives_per_step=len(timings),
                     bytes_per_chip_per_collective=first.bytes_sent_per_rank,
                     link_time_per_collective_s=first.link_time_s,
@@ -265,36 +283,61 @@ def _dram_stall_s(result: Any, chip: list[GeMM], freq_hz: float) -> list[float]:
     return [float(e["counters"]["stall_dram_cycles"]) / freq_hz for e in entries]
 
 
+BF16_BASELINE = "bf16"
+
+
 def regime_check(hw: HardwareConfig, card: Any, precision: Any, link: LinkModel, *, chips: list[int],
                  phases: list[tuple[str, int, int]], payload: str = "hybrid:k_frac=1/64",
                  collective: str = "allgather", split: str = "strict", overlap: bool = True,
-                 codec_ops_per_cycle: int | None = None) -> list[dict[str, Any]]:
-    """Where a compressed collective beats a BF16 ring all-reduce, per N and (phase, seq_len, batch).
+                 codec_ops_per_cycle: int | None = None,
+                 codec_pipeline_chunks: int = 1) -> list[dict[str, Any]]:
+    """Where a compressed collective beats BF16, per N and (phase, seq_len, batch).
 
-    Two verdicts per row: on link time alone (what the α–β formulas decide) and on the exposed
-    communication per step (link + on-chip encode/decode - overlap), which is what latency sees.
+    The candidate (`collective` carrying `payload`) is compared with two BF16 baselines, and each
+    row says which is which: the *same algorithm* in BF16 (what compression alone buys) and the
+    *best BF16 algorithm* this topology can run (lowest step latency among the collectives it
+    allows; what a system would deploy without compression). Verdicts on the link time of one
+    collective and on the step latency (link + on-chip encode/decode - overlap, all collectives).
     """
     rows = []
+    kw = dict(split=split, overlap=overlap, codec_ops_per_cycle=codec_ops_per_cycle,
+              codec_pipeline_chunks=codec_pipeline_chunks)
     for phase, seq_len, batch in phases:
         for n in chips:
-            base = simulate_tp(hw, card, precision, link, n_chips=n, collective="ring_allreduce",
-                               payload="bf16", phase=phase, seq_len=seq_len, batch=batch, split=split,
-                               overlap=overlap, codec_ops_per_cycle=codec_ops_per_cycle)
-            comp = simulate_tp(hw, card, precision, link, n_chips=n, collective=collective, payload=payload,
-                               phase=phase, seq_len=seq_len, batch=batch, split=split, overlap=overlap,
-                               codec_ops_per_cycle=codec_ops_per_cycle)
+            def run(alg: str, fmt: str, n: int = n, phase: str = phase, seq_len: int = seq_len,
+                    batch: int = batch) -> TPResult:
+                return simulate_tp(hw, card, precision, link, n_chips=n, collective=alg, payload=fmt,
+                                   phase=phase, seq_len=seq_len, batch=batch, **kw)
+
+            comp = run(collective, payload)
+            bf16 = {}
+            for alg in COLLECTIVES_FOR_BASELINE:
+                try:
+                    bf16[alg] = run(alg, BF16_BASELINE)
+                except AndasimInputError:   # e.g. one-shot on a ring: not a baseline this topology has
+                    continue
+            same = bf16[collective]
+            best_alg = min(bf16, key=lambda a: (bf16[a].step_latency_s, COLLECTIVES_FOR_BASELINE.index(a)))
+            best = bf16[best_alg]
             rows.append({
                 "n_chips": n, "phase": phase, "seq_len": seq_len, "batch": batch,
-                "tokens_per_collective": base.tokens_per_step,
-                "bf16_ring_link_s": base.link_time_per_collective_s,
-                "compressed_link_s": comp.link_time_per_collective_s,
-                "bf16_ring_bytes": base.bytes_per_chip_per_collective,
-                "compressed_bytes": comp.bytes_per_chip_per_collective,
-                "bf16_ring_exposed_step_s": base.exposed_comm_s,
-                "compressed_exposed_step_s": comp.exposed_comm_s,
-                "bf16_ring_step_s": base.step_latency_s, "compressed_step_s": comp.step_latency_s,
-                "compressed_wins_link": comp.link_time_per_collective_s < base.link_time_per_collective_s,
-                "compressed_wins_exposed": comp.exposed_comm_s < base.exposed_comm_s,
+                "tokens_per_collective": comp.tokens_per_step,
                 "compressed": f"{collective} {comp.payload}", "bits_per_value": comp.bits_per_value,
+                "compressed_link_s": comp.link_time_per_collective_s,
+                "compressed_bytes": comp.bytes_per_chip_per_collective,
+                "compressed_codec_step_s": comp.encode_s + comp.decode_sum_s,
+                "compressed_exposed_step_s": comp.exposed_comm_s, "compressed_step_s": comp.step_latency_s,
+                "bf16_same_algorithm": collective,
+                "bf16_same_link_s": same.link_time_per_collective_s,
+                "bf16_same_step_s": same.step_latency_s,
+                "bf16_best_algorithm": best_alg,
+                "bf16_best_link_s": best.link_time_per_collective_s,
+                "bf16_best_step_s": best.step_latency_s,
+                "bf16_step_s_by_algorithm": {a: r.step_latency_s for a, r in bf16.items()},
+                "wins_vs_same_link": comp.link_time_per_collective_s < same.link_time_per_collective_s,
+                "wins_vs_same_step": comp.step_latency_s < same.step_latency_s,
+                "wins_vs_best_link": comp.link_time_per_collective_s < best.link_time_per_collective_s,
+                "wins_vs_best_step": comp.step_latency_s < best.step_latency_s,
+                "speedup_vs_best_step": best.step_latency_s / comp.step_latency_s,
             })
     return rows

@@ -1,0 +1,140 @@
+"""What every dataflow shares: the `Mapping` value, buffer-fit rules and block-size enumeration.
+
+A mapping says how one GeMM is cut into DRAM *blocks* (an activation block of `tm` tokens and a
+weight block of `tn` output features over a K chunk of `kc` elements), in which loop order the
+blocks come, how each block is cut into array *tiles* (the dataflow's job), and how many buffer
+slots each operand gets. The schedule (`schedule.py`) and the per-cycle reference model
+(`andasim.sim.reference`) read nothing else. Units: bits, elements, cycles.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from andasim.sim.job import GemmJob
+
+# Loop orders over blocks (codes are what the numba schedule receives).
+ORDERS = ("act_outer", "weight_outer", "k_split")
+ORDER_CODES = {name: i for i, name in enumerate(ORDERS)}
+# How a block is cut into array tiles: `array` tiles are (rows / k_ways) tokens x cols features
+# over the block's whole K chunk; `streamed` tiles hold rows K groups x cols features stationary
+# while every token of the block streams through (weight-stationary).
+TILE_KINDS = ("array", "streamed")
+TILE_KIND_CODES = {name: i for i, name in enumerate(TILE_KINDS)}
+PARTIAL_SUM_BITS = 32   # FP32 partial sums, wherever they are kept (PE accumulators or output buffer)
+STAGING_SLOTS = 2       # FP16 output tiles staged ahead of the compressor / DRAM write
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One tiling of one GeMM: blocks, loop order, tile kind, buffer slots, and why it was chosen."""
+
+    dataflow: str
+    tm: int                  # tokens per activation block
+    tn: int                  # output features per weight block
+    kc: int                  # K elements per chunk (== k unless order is k_split)
+    order: str               # act_outer | weight_outer | k_split
+    tile_kind: str           # array | streamed
+    k_ways: int              # array tiles: K split across this many array rows (1: output-stationary)
+    act_slots: int           # activation buffer slots (2: double-buffered, 1: the whole buffer)
+    weight_slots: int
+    reduction_cycles_per_level: int
+    dram_read_bits: int      # operand bits read from DRAM (all `count` repetitions)
+    act_block_bits: int      # one activation block
+    weight_block_bits: int   # one weight block
+    output_buffer_bits: int  # peak output-buffer use: staging or partial sums, whichever is larger
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def label(self) -> str:
+        """Short tiling label for tables: dataflow, block sizes, K chunk, order, ways and slots."""
+        ways = f" ways={self.k_ways}" if self.k_ways > 1 else ""
+        slots = "" if (self.act_slots, self.weight_slots) == (2, 2) else \
+            f" slots a{self.act_slots}/w{self.weight_slots}"
+        return f"{self.dataflow} {self.order} {self.tm}x{self.tn}x{self.kc}{ways}{slots}"
+
+
+def cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def block_sizes(extent: int, unit: int) -> list[int]:
+    """Distinct block sizes (multiples of `unit`) giving each possible number of blocks."""
+    tiles = cdiv(extent, unit)
+    return sorted({cdiv(tiles, blocks) * unit for blocks in range(1, tiles + 1)})
+
+
+def act_fits(job: GemmJob, rows: int, kk: int, slots: int = 2) -> bool:
+    """`slots` activation blocks of `rows` tokens over `kk` elements fit the activation buffers."""
+    exp_bits = slots * rows * job.act_exp_bits(kk)
+    mant_bits = slots * rows * job.act_bits(kk) - exp_bits
+    if job.anda_storage:
+        return mant_bits <= job.act_mant_cap_bits and exp_bits <= job.act_exp_cap_bits
+    # FP16 storage: the mantissa and exponent SRAMs hold FP16 words together (equal SRAM).
+    return mant_bits <= job.act_mant_cap_bits + job.act_exp_cap_bits
+
+
+def weight_fits(job: GemmJob, cols: int, kk: int, slots: int = 2) -> bool:
+    return slots * cols * job.weight_bits(kk) <= job.weight_cap_bits
+
+
+def slots_that_fit(fits, size: int, kk: int) -> int:
+    """2 when two blocks fit (double buffering), else 1 when one fits (the whole buffer), else 0."""
+    return 2 if fits(size, kk, 2) else 1 if fits(size, kk, 1) else 0
+
+
+def staging_bits(job: GemmJob) -> int:
+    return STAGING_SLOTS * job.rows * job.cols * 16
+
+
+def k_unit(job: GemmJob) -> int:
+    """K chunks are multiples of lcm(lanes, scale group): whole groups and whole weight scales."""
+    return math.lcm(job.lanes, job.scale_group)
+
+
+def balanced_chunk(k: int, max_chunk: int, unit: int) -> int:
+    """The chunk for the fewest chunks of at most `max_chunk`, spread evenly (no tiny remainder).
+
+    With n = ceil(k / max_chunk) chunks, each is ceil(k / n) rounded up to `unit` (never above
+    max_chunk, which is a multiple of `unit`): K = 4736 with room for 4608 gives 2 x 2368, not
+    4608 + 128 (a 128-element remainder cannot hide the next chunk's read).
+    """
+    n = cdiv(k, max_chunk)
+    return min(max_chunk, cdiv(cdiv(k, n), unit) * unit)
+
+
+def make_mapping(job: GemmJob, dataflow: str, tm: int, tn: int, kc: int, order: str, *,
+                 tile_kind: str = "array", k_ways: int = 1, act_slots: int = 2, weight_slots: int = 2,
+                 reduction_cycles_per_level: int = 0,
+                 partial_bits: int = 0) -> Mapping:
+    """A `Mapping` with its DRAM read traffic and block sizes computed from the loop order."""
+    n_mb, n_nb = cdiv(job.m, tm), cdiv(job.n, tn)
+    kk = kc if order == "k_split" else job.k
+    a_full = job.m * _chunked(job.k, kk, job.act_bits)
+    w_full = job.n * _chunked(job.k, kk, job.weight_bits)
+    if order == "act_outer":
+        traffic = a_full + w_full * (n_mb if n_nb > 1 else 1)
+    elif order == "weight_outer":
+        traffic = w_full + a_full * (n_nb if n_mb > 1 else 1)
+    else:
+        traffic = a_full * n_nb + w_full * n_mb
+    return Mapping(dataflow=dataflow, tm=tm, tn=tn, kc=kc, order=order, tile_kind=tile_kind, k_ways=k_ways,
+                   act_slots=act_slots, weight_slots=weight_slots,
+                   reduction_cycles_per_level=reduction_cycles_per_level,
+                   dram_read_bits=traffic * job.count,
+                   act_block_bits=min(tm, job.m) * job.act_bits(kc),
+                   weight_block_bits=min(tn, job.n) * job.weight_bits(kc),
+                   output_buffer_bits=max(staging_bits(job), partial_bits))
+
+
+def _chunked(k: int, kc: int, bits) -> int:
+    """Bits of one row/column over K read in chunks of kc (scales and groups counted per chunk)."""
+    return sum(bits(min(kc, k - k0)) for k0 in range(0, k, kc))
+
+
+def reduction_cycles(ways: int, per_level: int) -> int:
+    """Cycles of a pipelined adder tree over `ways` partial sums: ceil(log2 ways) levels."""
+    return (max(ways, 1) - 1).bit_length() * per_level
