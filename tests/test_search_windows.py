@@ -11,7 +11,8 @@ from andasim.errors import AndasimInputError
 from andasim.search.windows import WindowSpec, cut_windows, select_windows
 
 
-@pytest.mark.parametrize("text", ["last", "last:0", "last:-1", "end:3", "last:3:1", "", "heldout:x"])
+@pytest.mark.parametrize("text", ["last", "last:0", "last:-1", "end:3", "last:3:1", "", "heldout:x",
+                                  "calib:2@", "calib:2@-1"])
 def test_bad_window_specs_are_refused(text):
     with pytest.raises(AndasimInputError, match="--windows"):
         WindowSpec.parse(text)
@@ -29,6 +30,18 @@ def test_last_windows_end_at_the_stream_end_without_overlap():
     assert rows.shape == (3, 8) and rows[-1, -1] == 999 and rows[0, 0] == 1000 - 24
     assert np.array_equal(rows.ravel(), np.arange(976, 1000))  # contiguous, non-overlapping
     assert offsets.tolist() == [976, 984, 992]
+
+
+def test_skip_gives_the_next_disjoint_windows():
+    ids = np.arange(1000)
+    both, _ = cut_windows(ids, 8, WindowSpec.parse("first:4"), 1, "t")
+    later, offsets = cut_windows(ids, 8, WindowSpec.parse("first:2@2"), 1, "t")
+    assert np.array_equal(later, both[2:]) and offsets.tolist() == [14, 21]
+    tail, _ = cut_windows(ids, 8, WindowSpec.parse("last:4"), None, "t")
+    before, _ = cut_windows(ids, 8, WindowSpec.parse("last:2@2"), None, "t")
+    assert np.array_equal(before, tail[:2]) and str(WindowSpec.parse("last:2@2")) == "last:2@2"
+    with pytest.raises(AndasimInputError, match="asked for first:2@124"):
+        cut_windows(ids, 8, WindowSpec.parse("first:2@124"), None, "t")
 
 
 def test_bos_windows_hold_seq_len_minus_one_text_tokens():

@@ -28,7 +28,8 @@ from andasim.search.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_S
                    "predicts seq_len - 1 tokens.")
 @click.option("--windows", default="heldout:32", show_default=True,
               help="last:N (last N non-overlapping windows of the whole corpus stream), first:N, calib:N "
-                   "(calibration articles) or heldout:N (held-out articles, never used by a search).")
+                   "(calibration articles) or heldout:N (held-out articles, never used by a search); "
+                   "WHERE:N@K skips K windows first.")
 @click.option("--corpus", default="wiki", show_default=True, help="Text corpus (docs/models.md).")
 @click.option("--seed", default=DEFAULT_SEED, show_default=True, type=int, help="Bootstrap seed.")
 @click.option("--resamples", default=DEFAULT_RESAMPLES, show_default=True, type=int,

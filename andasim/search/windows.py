@@ -5,7 +5,9 @@ A window selection is `WHERE:N`:
 - `last:N`   the last N non-overlapping windows of the whole corpus token stream;
 - `first:N`  the first N windows of the whole stream;
 - `calib:N`  the first N windows of the calibration part (first 90% of the articles);
-- `heldout:N` the first N windows of the held-out part (the remaining 10%), never seen by a search.
+- `heldout:N` the first N windows of the held-out part (the remaining 10%), never seen by a search;
+- `WHERE:N@K` skips K windows first (from the end for `last`), e.g. `heldout:32@32` is windows
+  33..64 of the held-out part: a disjoint extension of an earlier `heldout:32` measurement.
 
 Each part (`all`, `calib`, `eval` of `workload.corpus`) is tokenized once, whole, without special
 tokens. A window is `seq_len` model input tokens: with BOS, [BOS] + seq_len − 1 text tokens; without,
@@ -25,9 +27,9 @@ import numpy as np
 
 from andasim.errors import AndasimInputError
 
-_SPEC_RE = re.compile(r"^(last|first|calib|heldout):([0-9]+)$")
+_SPEC_RE = re.compile(r"^(last|first|calib|heldout):([0-9]+)(?:@([0-9]+))?$")
 PART_OF = {"last": "all", "first": "all", "calib": "calib", "heldout": "eval"}
-WINDOW_CHOICES = "last:N, first:N, calib:N or heldout:N"
+WINDOW_CHOICES = "last:N, first:N, calib:N or heldout:N, optionally @K to skip K windows"
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class WindowSpec:
 
     where: str
     count: int
+    skip: int = 0
 
     @classmethod
     def parse(cls, text: str, option: str = "--windows") -> WindowSpec:
@@ -43,7 +46,7 @@ class WindowSpec:
         if match is None or int(match.group(2)) < 1:
             raise AndasimInputError(f"{option} {text!r}: expected {WINDOW_CHOICES} with N >= 1 "
                                     "(e.g. last:10)")
-        return cls(match.group(1), int(match.group(2)))
+        return cls(match.group(1), int(match.group(2)), int(match.group(3) or 0))
 
     @property
     def part(self) -> str:
@@ -51,7 +54,7 @@ class WindowSpec:
         return PART_OF[self.where]
 
     def __str__(self) -> str:
-        return f"{self.where}:{self.count}"
+        return f"{self.where}:{self.count}" + (f"@{self.skip}" if self.skip else "")
 
 
 def cut_windows(ids: np.ndarray, seq_len: int, spec: WindowSpec, bos: int | None,
@@ -62,10 +65,10 @@ def cut_windows(ids: np.ndarray, seq_len: int, spec: WindowSpec, bos: int | None
     ids = np.asarray(ids, dtype=np.int64)
     body = seq_len - 1 if bos is not None else seq_len
     need = spec.count * body
-    if len(ids) < need:
+    if len(ids) < need + spec.skip * body:
         raise AndasimInputError(f"{where}: {len(ids)} tokens hold only {len(ids) // body} windows of "
                                 f"{seq_len}; asked for {spec}")
-    start = len(ids) - need if spec.where == "last" else 0
+    start = len(ids) - need - spec.skip * body if spec.where == "last" else spec.skip * body
     rows = ids[start:start + need].reshape(spec.count, body)
     if bos is not None:
         rows = np.concatenate([np.full((spec.count, 1), bos, dtype=np.int64), rows], axis=1)
