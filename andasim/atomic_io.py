@@ -2,6 +2,8 @@
 
 A result, profile or report is written to a temporary file in the same folder and renamed over
 the target, so an interrupted run leaves either the old file or the new one, never half of one.
+The file gets the permissions a plain `open(path, "w")` would give (0666 less the umask), not
+the 0600 of the temporary file.
 """
 
 from __future__ import annotations
@@ -31,12 +33,19 @@ def _final_mode(path: Path) -> int:
         return 0o666 & ~_current_umask()
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only portable way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path | str, data: str | bytes) -> Path:
     """Write `data` (text as UTF-8, or bytes) to `path` atomically; create missing parent folders."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             os.fchmod(fh.fileno(), _final_mode(path))

@@ -32,8 +32,9 @@ def regular_file_size(path: Path | str) -> int:
         st = os.stat(name)
     except FileNotFoundError:
         raise InputFileError("file not found", file=name) from None
-    except OSError as exc:
-        raise InputFileError(f"cannot read file: {exc.strerror or exc}", file=name) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = getattr(exc, "strerror", None) or exc
+        raise InputFileError(f"cannot read file: {reason}", file=name) from None
     if not stat.S_ISREG(st.st_mode):
         kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (FIFO, device or socket)"
         raise InputFileError(f"is {kind}; give a regular file", file=name)
@@ -71,6 +72,24 @@ def read_regular_file(path: Path | str, *, max_bytes: int, what: str = "file") -
     if len(data) > max_bytes:
         raise InputFileError(f"grew past {max_bytes} bytes while being read", file=name)
     return data
+
+
+def read_head(path: Path | str, n_bytes: int = 4096) -> bytes:
+    """The first `n_bytes` of a regular file, for sniffing its format; b"" for anything else.
+
+    Never blocks: a FIFO or device is not opened for reading at all.
+    """
+    try:
+        regular_file_size(path)
+        fd = os.open(str(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except (AndasimInputError, OSError):
+        return b""
+    try:
+        return os.read(fd, n_bytes) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
 
 
 def read_text_file(path: Path | str, *, max_bytes: int, what: str = "file") -> str:

@@ -178,6 +178,11 @@ def check_schema(data: Any, schema: Schema, *, file: str, prefix: str = "", line
         _check_value(data[key], spec, file=file, key=full, line=lines.get(key))
 
 
+def check_option(value: Any, spec: Field, option: str, key: str) -> None:
+    """Check a command-line override of config key `key` against its field (same range, same rule)."""
+    _check_value(value, spec, file=option, key=key, line=None)
+
+
 def _check_value(value: Any, spec: Field, *, file: str, key: str, line: int | None) -> None:
     def fail(msg: str) -> None:
         raise ConfigError(msg, file=file, line=line, key=key)

@@ -3,7 +3,8 @@
 A file is recognised by its top-level keys, so `andasim validate` works on every shipped YAML
 without being told what it is: a hardware design (`pe_array`), an offload system preset (`memory`
 and `links`), an energy/area cost table (`calibration`), a model card (`n_layers`), a precision
-profile (`mantissa_bits`) or a proxy calibration (`coefficients`). Each kind is then parsed by its
+profile (`mantissa_bits`) or a proxy calibration (`coefficients`); a SCALE-Sim `.cfg` is a design
+(`andasim.hw.scalesim_cfg`). Each kind is then parsed by its
 own strict loader, so the errors are the loader's one-line messages.
 """
 
@@ -84,5 +85,9 @@ def detect_kind(data: Any, file: str) -> tuple[str, Callable[[str], str]]:
 def validate_file(path: str | Path) -> str:
     """Validate one YAML file; the one-line description of what it is. Errors raise ConfigError."""
     name = str(path)
+    from andasim.hw.scalesim_cfg import looks_like_cfg
+
+    if Path(name).is_file() and looks_like_cfg(Path(name)):  # a SCALE-Sim .cfg: a design once translated
+        return _design(name) + " (translated from a SCALE-Sim .cfg)"
     _, check = detect_kind(load_strict_yaml(path), name)
     return check(name)

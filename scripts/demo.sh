@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup_env.sh
-.venv/bin/andasim run --hw pe64 --trace llama7b --out out/demo
+.venv/bin/andasim run --hw pe64 --trace llama-7b --out out/demo --figures

@@ -10,9 +10,12 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="${1:-$(mktemp -d)}"
 [ -n "${1:-}" ] || trap 'rm -rf "$work"' EXIT
 python="${PYTHON:-python3}"
-mkdir -p "$work/wheel" "$work/run"
+mkdir -p "$work/wheel" "$work/run" "$work/src"
 echo "wheel check in $work"
-"$python" -m pip wheel "$repo" --no-deps -w "$work/wheel" -v > "$work/build.log" 2>&1 \
+# Build from a copy of the tracked files: an in-place build would leave build/ in the checkout and
+# could pick up untracked files a fresh clone does not have.
+(cd "$repo" && git ls-files -z | tar --null -T - -cf -) | tar -xf - -C "$work/src"
+"$python" -m pip wheel "$work/src" --no-deps -w "$work/wheel" -v > "$work/build.log" 2>&1 \
     || { tail -40 "$work/build.log"; exit 1; }
 if grep -E "SetuptoolsDeprecationWarning|SetuptoolsWarning|_DeprecatedInstaller|\*{20}" "$work/build.log"; then
     echo "error: the wheel build printed a setuptools warning (see above)" >&2

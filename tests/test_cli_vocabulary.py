@@ -59,7 +59,9 @@ def test_shared_flags_have_one_name_type_and_meaning(path, cmd):
         if not isinstance(param, click.Option):
             continue
         for flag in param.opts:
-            if flag == "--threads":
+            if flag == "--seq-len":
+                assert (param.help or "").startswith(options.SEQ_LEN_HELP), f"{' '.join(path)} --seq-len"
+            elif flag == "--threads":
                 assert isinstance(param.type, click.IntRange) and param.type.min == 1
                 assert param.help == reference_threads.help
             elif flag in ("--hw", "--trace", "--model", "--precision", "--out", "--json"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from test_engine_reference import small_hw
 
+from andasim.hw.dataflow_config import DataflowConfig
 from andasim.sim.dataflows import DATAFLOWS, run_schedule
 from andasim.sim.dataflows.tiling import make_mapping
 from andasim.sim.job import make_job
@@ -76,6 +77,33 @@ def test_gpu_tiled_fp_fp() -> None:
     compute = (2048 // 16) * (4096 // 16) * 64 * 16
     a_once, w_chunked = 2048 * 4096 * 16, 4096 * 64 * (64 * 4 + 16)
     _check(job, mp, compute, a_once * (4096 // 128) + w_chunked * (2048 // 128))
+
+
+def _systolic_job(stationary: str, m: int, k: int, n: int):
+    cfg = DataflowConfig("min_cycles", (("systolic", (("stationary", stationary),)),))
+    hw = small_hw("fp_fp", 16, 16, dataflow=cfg, **FAST_DRAM)
+    return make_job(hw, GeMM("g", "gemm", 0, m, k, n, weight_operand="fp16"), None, None)
+
+
+def test_systolic_scalesim_folds() -> None:
+    # SCALE-Sim's folds (docs/engine.md §8), FP16 x FP16 generic GeMMs, one block each.
+    # os, the example: 64 x 512 x 512 on 16 x 16: ceil(64/16) x ceil(512/16) = 128 folds of
+    # K + R + C - 2 = 542 cycles = 69,376 = SCALE-Sim's 69,375 + 1 (it reports the last cycle's index).
+    job = _systolic_job("os", 64, 512, 512)
+    mp = make_mapping(job, "systolic", 64, 512, 512, "act_outer", tile_kind="fold_os")
+    _check(job, mp, 128 * (512 + 16 + 16 - 2), 64 * 512 * 16 + 512 * 512 * 16)
+    # ws: 256 x 1024 x 512: 32 feature folds x 64 K folds, each streaming the 256 tokens through
+    # 2R + C + 256 - 2 = 302 cycles; partial sums 256 x 16 FP32 wait between K folds.
+    job = _systolic_job("ws", 256, 1024, 512)
+    mp = make_mapping(job, "systolic", 256, 512, 1024, "act_outer", tile_kind="fold_ws",
+                      partial_bits=256 * 16 * 32)
+    _check(job, mp, 32 * 64 * (2 * 16 + 16 + 256 - 2), 256 * 1024 * 16 + 512 * 1024 * 16)
+    # is: the same GeMM: 16 token folds (tokens on the 16 columns) x 64 K folds, each streaming the
+    # 512 features through 2R + C + 512 - 2 = 558 cycles.
+    job = _systolic_job("is", 256, 1024, 512)
+    mp = make_mapping(job, "systolic", 256, 512, 1024, "act_outer", tile_kind="fold_is",
+                      partial_bits=16 * 512 * 32)
+    _check(job, mp, 16 * 64 * (2 * 16 + 16 + 512 - 2), 256 * 1024 * 16 + 512 * 1024 * 16)
 
 
 @pytest.mark.parametrize("name", sorted(DATAFLOWS))

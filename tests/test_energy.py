@@ -196,7 +196,7 @@ def test_strict_loading_refuses_unknown_and_missing_keys(tmp_path):
     (tmp_path / "dup.yaml").write_text("schema_version: 1\nschema_version: 1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="duplicate key"):
         load_cost_table(tmp_path / "dup.yaml")
-    with pytest.raises(ConfigError, match="no such cost table"):
+    with pytest.raises(ConfigError, match="no bundled cost table"):
         load_cost_table("anda_7nm")
 
 
@@ -211,3 +211,23 @@ def test_derivation_refuses_a_run_without_activity():
     counters = dict(COUNTERS, vector_ops=0.0)
     with pytest.raises(ValueError, match="no vector-unit ops"):
         derive_anda_table(load_hw("anda"), counters)
+
+
+def test_faster_baseline_pe_costs_the_same_energy_per_mac_and_more_area():
+    # FIGNA-M8 read as 16/8 the FP-FP throughput (8 cycles per group): the Fig. 15 PE power and area are
+    # at iso-throughput, so per lane they scale by 16/8; energy per MAC stays put (not credited twice).
+    from andasim.hw.energy import estimate_energy, throughput_scale
+    from andasim.sim.engine import simulate_gemm
+    from andasim.workload.gemm import GeMM
+
+    fast = load_hw("figna_m8")
+    iso = dataclasses.replace(fast, pe_array=dataclasses.replace(
+        fast.pe_array, pe=dataclasses.replace(fast.pe_array.pe, cycles_per_group=16)))
+    assert throughput_scale(fast) == 2.0 and throughput_scale(iso) == 1.0
+    assert throughput_scale(load_hw("anda")) == 1.0
+    gemm = GeMM("o", "o", 0, 256, 4096, 4096)
+    e_fast, e_iso = (estimate_energy(hw, simulate_gemm(hw, gemm, None, None), tokens=256)
+                     for hw in (fast, iso))
+    assert e_fast.dynamic_j["pe_array"] == pytest.approx(e_iso.dynamic_j["pe_array"], rel=1e-12)
+    assert e_fast.area.components_mm2["pe_array"] == pytest.approx(2 * e_iso.area.components_mm2["pe_array"])
+    assert e_fast.latency_s < 0.55 * e_iso.latency_s

@@ -15,12 +15,13 @@ def _peak(name: str, m_bits: int | None = None) -> float:
 
 
 def test_iso_peak_throughput_readings() -> None:
-    # Issue 2 / Fig. 15: every baseline has FP-FP's peak (FIGNA-M11/M8 included: their narrower
-    # mantissa saves PE area and power at equal throughput); Anda equals it at M + 1 = 16
+    # Issue 2 / Fig. 15: FP-INT, iFPU and FIGNA have FP-FP's peak; Anda equals it at M + 1 = 16.
+    # Issue 12 / anda.md §6.2b: FIGNA-M11/M8 trade mantissa width for throughput, 16/x of FP-FP.
     fp = _peak("fp_fp")
     assert fp == 16 * 16 * 64 / 16 == 1024
-    for name in ("fp_int", "ifpu", "figna", "figna_m11", "figna_m8"):
+    for name in ("fp_int", "ifpu", "figna"):
         assert _peak(name) == fp
+    assert _peak("figna_m11") == fp * 16 / 11 and _peak("figna_m8") == fp * 16 / 8
     assert _peak("anda", 15) == fp
     # Anda: M + 1 cycles per group
     assert [pe_model(load_hw("anda")).cycles_per_group(m) for m in (4, 7, 13)] == [5, 8, 14]

@@ -120,6 +120,8 @@ def _random_params(rng: np.random.Generator, dataflow: str, rows: int, cols: int
         return {"tile_m_tokens": rows * int(rng.integers(1, 4)),
                 "tile_n_features": cols * int(rng.integers(1, 4)),
                 "tile_k_elements": 64 * int(rng.integers(1, 4))}
+    if dataflow == "systolic":  # SCALE-Sim's folds (its timing ignores lanes and cps)
+        return {"stationary": str(rng.choice(["os", "ws", "is"]))}
     return {}
 
 
@@ -172,9 +174,11 @@ def _compare_random(seed: int, n_cases: int, dataflow: str) -> None:
     # the random cases exercise the loop orders of the dataflow, both kinds of stall and (beyond
     # output-stationary) the cross-row reductions or output-buffer partial sums
     expected_orders = {"output_stationary": {"act_outer", "weight_outer", "k_split"},
-                       "gpu_tiled": {"k_split"}}
+                       "gpu_tiled": {"k_split"}, "systolic": {"act_outer", "weight_outer", "k_split"}}
     assert orders == expected_orders.get(dataflow, {"act_outer", "weight_outer"})
-    assert stalls["dram"] > n_cases // 12 and stalls["compressor"] > n_cases // 12
+    # systolic folds add their fill and drain to every tile, so the compressor falls behind less often
+    compressor_share = 20 if dataflow == "systolic" else 12
+    assert stalls["dram"] > n_cases // 12 and stalls["compressor"] > n_cases // compressor_share
     assert reduced > n_cases // 10
 
 

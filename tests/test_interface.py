@@ -232,3 +232,42 @@ def test_search_says_what_it_does_before_the_first_evaluation(tmp_path):
     assert lines[0].startswith("loading the evaluator") and first_eval < 3
     assert (tmp_path / "s" / "profile.yaml").is_file()
     assert json.loads((tmp_path / "s.json").read_text())["profile"]["mantissa_bits"]
+
+
+def test_offload_takes_either_spelling_of_a_model(tmp_path):
+    args = ["--preset", "t4-flexgen", "--percent", "100", "0", "100", "0", "100", "0",
+            "--gpu-batch-size", "1", "--num-gpu-batches", "1", "--prompt-len", "16", "--gen-len", "2"]
+    outs = []
+    for spelling in ("llama7b", "llama-7b"):
+        res = invoke("offload", "--model", spelling, *args, "--out", str(tmp_path / spelling))
+        assert res.exit_code == 0, res.output
+        outs.append(json.loads((tmp_path / spelling / "offload.json").read_text())["inputs"]["model"])
+    assert outs == ["llama-7b", "llama-7b"]
+
+
+def test_reproduce_writes_a_tidy_csv(tmp_path):
+    from andasim.report.reproduce import reproduce_anda
+    from andasim.report.sweep import Sweep, Workload
+
+    reproduce_anda(tmp_path, Sweep(tmp_path / "cache", Workload(seq_len=64)), traces=("opt1.3b",),
+                   designs=("fp_fp", "anda"))
+    rows = list(csv.DictReader((tmp_path / "reproduction.csv").open()))
+    # the least-traffic reading of FP-FP runs beside the GPU-like one (issue 12)
+    designs = ("fp_fp", "anda", "fp_fp_least_traffic")
+    expected = {(t, d) for t in ("0.1pct", "1pct") for d in designs}
+    assert {(r["tolerance"], r["design"]) for r in rows} == expected
+    data = json.loads((tmp_path / "reproduction.json").read_text())
+    anda_1pct = next(r for r in rows if r["tolerance"] == "1pct" and r["design"] == "anda")
+    ratio = data["tolerances"]["1pct"]["per_model_over_baseline"]["anda"]["opt1.3b"]["speedup"]
+    assert float(anda_1pct["speedup_vs_baseline"]) == ratio
+
+
+# --- finding 11: CLI modules only handle arguments --------------------------------------------------
+
+
+def test_run_summary_and_per_layer_csv_live_in_report():
+    import andasim.cli.run as cli_run
+    from andasim.report import per_layer, run_report
+
+    assert not hasattr(cli_run, "per_layer_csv") and not hasattr(cli_run, "CSV_COLUMNS")
+    assert callable(per_layer.per_layer_csv) and callable(run_report.terminal_summary)

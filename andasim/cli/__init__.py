@@ -13,10 +13,14 @@ import click
 
 from andasim import __version__
 from andasim.errors import AndasimInputError
+from andasim.startup import keep_scipy_out_of_numba_init
+
+keep_scipy_out_of_numba_init()  # numba's start-up would import scipy.linalg (0.2-0.4 s) for nothing
 
 # name -> (module, attribute, one-line help shown by `andasim --help`)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
-    "validate": ("andasim.cli.validate", "validate", "Check hardware config files against the schema."),
+    "validate": ("andasim.cli.validate", "validate",
+                 "Check designs, system presets, cost tables and model cards."),
     "compare": ("andasim.cli.compare", "compare", "Compare designs on models against a baseline; figures."),
     "reproduce": ("andasim.cli.reproduce", "reproduce", "Rerun the Anda paper evaluation vs. its results."),
     "run": ("andasim.cli.run", "run", "Simulate a model trace on one design: result.json + per_layer.csv."),
@@ -27,11 +31,13 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
                  "Perplexity of a real model under a precision profile, with a confidence interval."),
     "search": ("andasim.cli.search", "search",
                "Search Anda mantissa widths per module under an accuracy budget."),
+    "selftest": ("andasim.cli.selftest", "selftest",
+                 "Compile (once) and check every numba kernel; run after installing."),
 }
 
 
 class InputErrorExit(click.ClickException):
-    """A user mistake: one line on stderr and exit code 2, never a traceback."""
+    """A user mistake: one line on stderr and exit code 2, never a traceback (Ctrl-C: 130)."""
 
     exit_code = 2
 
@@ -54,8 +60,25 @@ class _LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
-        except AndasimInputError as exc:
-            raise InputErrorExit(str(exc)) from None
+        except AndasimInputError as exc:  # one line even if a library's message had several
+            lines = str(exc).strip().splitlines() or [type(exc).__name__]
+            raise InputErrorExit(lines[0][:600] + (" ..." if len(lines) > 1 else "")) from None
+        except KeyboardInterrupt:  # Ctrl-C: what is written is complete (atomic writes, fsynced journals)
+            click.echo("andasim: interrupted; finished work is saved, rerun the same command to resume",
+                       err=True)
+            ctx.exit(130)
+        except click.exceptions.NoArgsIsHelpError as exc:  # `andasim trace` alone: its help, exit 0
+            click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+            ctx.exit(0)
+        except OSError as exc:
+            if exc.filename is None:  # not about a file the user named: a bug, keep the traceback
+                raise
+            name = str(exc.filename)
+            name = name if len(name) <= 80 else name[:77] + "..."
+            raise InputErrorExit(f"{name}: {exc.strerror or exc}") from None
+        except click.UsageError as exc:  # one line, like every other input error
+            where = exc.ctx.command_path if exc.ctx is not None else "andasim"
+            raise InputErrorExit(f"{exc.format_message()} (see {where} --help)") from None
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

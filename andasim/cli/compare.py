@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
 from andasim.cli import options
+from andasim.cli.checks import module_list, output_dir
 
 DEFAULT_DESIGNS = ("fp_fp", "fp_int", "ifpu", "figna", "figna_m11", "figna_m8", "anda")
 
@@ -21,9 +21,8 @@ DEFAULT_DESIGNS = ("fp_fp", "fp_int", "ifpu", "figna", "figna_m11", "figna_m8", 
                           "trace's default profile. Designs that store FP16 activations ignore it.")
 @click.option("--baseline", default="fp_fp", show_default=True, help="Design the ratios are taken against.")
 @click.option("--phase", type=click.Choice(["prefill", "decode"]), default="prefill", show_default=True)
-@click.option("--seq-len", type=click.IntRange(min=1), default=2048, show_default=True,
-              help="Tokens per sequence (prefill) or context length (decode).")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
+@options.seq_len_option()
+@click.option("--batch", type=click.IntRange(min=1, max=1 << 20), default=1, show_default=True)
 @click.option("--modules", default="qkv,o,up,down", show_default=True,
               help="GeMMs to simulate: comma list from qkv,o,up,down,qk,pv,lm_head,vector (the paper "
                    "evaluates the four FP-INT GeMMs).")
@@ -58,16 +57,19 @@ def compare(hw: tuple[str, ...], trace: tuple[str, ...], precision: str | None, 
     from andasim.report.compare import run_comparison
     from andasim.report.sweep import Sweep, Workload
     from andasim.report.writers import write_text
+    from andasim.sim.simulate import VECTOR_MODULE
+    from andasim.workload.gemm import MODULE_TYPES
 
+    out = output_dir(out_dir)
+    cache = output_dir(cache_dir, "--cache") if cache_dir is not None else out / "cache"
     design_list = options.split_values("--hw", hw)
     trace_list = options.split_values("--trace", trace)
     journal_list = options.split_values("--journals", journals) if journals is not None else []
     workload = Workload(phase=phase, seq_len=seq_len, batch=batch,
-                        modules=tuple(options.split_values("--modules", modules)))
-    out = Path(out_dir)
+                        modules=module_list(modules, (*MODULE_TYPES, VECTOR_MODULE)))
     bar = tqdm(total=len(design_list) * len(trace_list), desc="runs", unit="run", file=sys.stderr,
                disable=None, leave=False)
-    sweep = Sweep(Path(cache_dir) if cache_dir else out / "cache", workload,
+    sweep = Sweep(cache, workload,
                   progress=lambda what: bar.set_postfix_str(what, refresh=True))
     _, text = run_comparison(out, sweep, designs=design_list, traces=trace_list, profile=precision,
                              baseline=baseline, journals=journal_list, progress=lambda: bar.update(1))

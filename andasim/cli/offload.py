@@ -2,69 +2,31 @@
 
 from __future__ import annotations
 
-import io
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from andasim.atomic_io import write_atomic
 from andasim.cli import options
+from andasim.cli.checks import FiniteFloatRange, output_dir, output_file
 
-
-def _pareto_csv(rows: list[dict[str, Any]]) -> str:
-    from andasim.report.writers import csv_text
-
-    return csv_text(["gpu_batch_size", "num_gpu_batches", "latency_s", "generation_throughput_tok_per_s",
-                     "wg", "wc", "cg", "cc", "hg", "hc"],
-                    [[r["gpu_batch_size"], r["num_gpu_batches"], r["latency_s"],
-                      r["generation_throughput_tok_per_s"], *r["percent_flexgen"]] for r in rows])
-
-
-def _pareto_plot(report: dict[str, Any], out: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = report["pareto"]
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    ax.plot([r["latency_s"] for r in rows], [r["generation_throughput_tok_per_s"] for r in rows], "o-", ms=3)
-    best = report["policy"]
-    ax.plot([best["latency_s"]], [best["generation_throughput_tok_per_s"]], "r*", ms=10, label="best")
-    ax.set_xscale("log")
-    ax.set_xlabel("latency T (s, one block of bls sequences)")
-    ax.set_ylabel("generation throughput (tokens/s)")
-    inp = report["inputs"]
-    ax.set_title(f"{inp['model']} on {inp['system']['name']}, s={inp['prompt_len']} n={inp['gen_len']} "
-                 f"({inp['overlap_model']} overlap)", fontsize=9)
-    ax.legend(fontsize=8)
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    names = []
-    for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None})):
-        path = out / f"pareto.{ext}"
-        buf = io.BytesIO()
-        fig.savefig(buf, format=ext, dpi=150, metadata=meta)
-        write_atomic(path, buf.getvalue())
-        names.append(path.name)
-    plt.close(fig)
-    return names
+_TOKENS = click.IntRange(min=1, max=1 << 20)
 
 
 @options.command("offload", old_spellings=[options.Alias("--anda-m", "--precision")])
 @options.trace_option(names=("--model",), dest="model", extra="Offloading uses its model card (the shapes).")
 @click.option("--preset", required=True,
-              help="System (tiers and links) YAML path or bundled preset: t4-flexgen, anda-system.")
-@click.option("--prompt-len", type=int, default=512, show_default=True, help="Prompt length s.")
-@click.option("--gen-len", type=int, default=32, show_default=True, help="Generated tokens n.")
-@click.option("--percent", type=float, nargs=6, default=None, metavar="WG WC CG CC HG HC",
+              help="System (tiers and links) YAML path or bundled preset: t4-flexgen, h200, anda-system.")
+@click.option("--prompt-len", type=_TOKENS, default=512, show_default=True, help="Prompt length s.")
+@click.option("--gen-len", type=_TOKENS, default=32, show_default=True, help="Generated tokens n.")
+@click.option("--percent", type=FiniteFloatRange(0, 100), nargs=6, default=None, metavar="WG WC CG CC HG HC",
               help="FlexGen placement in percent: weights, KV cache, activations on GPU and CPU; "
                    "the rest of each goes to disk.")
-@click.option("--gpu-batch-size", type=int, default=None, help="GPU batch size gbs.")
-@click.option("--num-gpu-batches", type=int, default=None, help="GPU batches per block (bls = gbs x nb).")
+@click.option("--gpu-batch-size", type=click.IntRange(1, 1 << 16), default=None, help="GPU batch size gbs.")
+@click.option("--num-gpu-batches", type=click.IntRange(1, 1 << 16), default=None,
+              help="GPU batches per block (bls = gbs x nb).")
 @click.option("--search", is_flag=True, help="Search the policy: (gbs, nb) enumeration with an LP inside.")
 @click.option("--cpu-cache-compute", is_flag=True, help="Decode attention on the host for cache kept there.")
 @click.option("--compress-weight", is_flag=True, help="Weights in FlexGen 4-bit (int:bits=4,g=64,asym).")
@@ -136,8 +98,10 @@ def offload(**kw: Any) -> None:
 
     from andasim.system.offload.api import OffloadRequest, run_offload
 
-    out = Path(kw.pop("out_dir"))
+    out = output_dir(kw.pop("out_dir"))
     json_file = kw.pop("json_file")
+    if json_file is not None:
+        output_file(json_file, "--json")
     percent = kw.pop("percent")
     req = OffloadRequest(percent=tuple(percent) if percent else None, **kw)
     if req.search:
@@ -150,8 +114,10 @@ def offload(**kw: Any) -> None:
     write_atomic(out / "offload.json", data)
     written = ["offload.json"]
     if "pareto" in report:
-        write_atomic(out / "pareto.csv", _pareto_csv(report["pareto"]))
-        written += ["pareto.csv", *_pareto_plot(report, out)]
+        from andasim.report.offload_figures import pareto_csv, plot_pareto
+
+        write_atomic(out / "pareto.csv", pareto_csv(report["pareto"]))
+        written += ["pareto.csv", *(p.name for p in plot_pareto(report, out))]
     if json_file:
         write_atomic(json_file, data)
     pol = report["policy"]

@@ -6,6 +6,7 @@ every subcommand, and the resolvers that turn the values into typed objects.
 - `--trace`/`--model NAME_OR_PATH`: a workload, a bundled trace or model card in either spelling
   (`llama7b`, `llama-7b`), a trace `.npz`, a card YAML, a Hugging Face `config.json`, a GeMM-list CSV.
 - `--precision SPEC`: a profile name, a profile YAML, `M_qkv,M_o,M_up,M_down` or one uniform `M`.
+- `--seq-len N`: tokens per sequence (prefill) or context length (decode); a window is `--window`.
 - `--out DIR`: the output folder (always a folder). `--json FILE`: also the JSON report there.
 - `--threads N`: threads for BLAS, OpenMP, numba and torch (`cli/threads_option.py`).
 
@@ -16,7 +17,6 @@ deprecation notice. Commands declare them with `command(..., old_spellings=[Alia
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,22 +24,26 @@ from typing import Any
 
 import click
 
+from andasim.cli.checks import NonEmptyPath
 from andasim.errors import AndasimInputError
 
 REMOVED_IN = "0.2"
 
-HW_HELP = "Design: a bundled name (anda, pe64, fp_fp, ...; `andasim validate --list`) or a YAML path."
+HW_HELP = ("Design: a bundled name (anda, pe64, fp_fp, ...; `andasim validate --list`), a YAML path or a "
+           "SCALE-Sim .cfg.")
 TRACE_HELP = ("A model: a bundled one in either spelling (llama-7b or llama7b, opt-175b, smollm2-135m; "
-              "`andasim trace list`) or a file: a trace .npz, a card YAML, a Hugging Face config.json or a "
-              "GeMM-list CSV (name,M,K,N,module).")
+              "`andasim trace list`) or a file: a trace .npz, a card YAML, a Hugging Face config.json, a "
+              "GeMM-list CSV (name,M,K,N,module) or a SCALE-Sim topology CSV (GEMM or convolution form).")
 PRECISION_HELP = ("Anda mantissa widths: a profile name of the trace, a profile YAML file (e.g. from "
                   "`andasim search`), M_qkv,M_o,M_up,M_down (e.g. 7,6,6,6) or one uniform M (e.g. 6).")
+SEQ_LEN_HELP = "Tokens per sequence (prefill) or context length (decode)."
 OUT_HELP = "Output folder (created)."
 JSON_HELP = "Also write the JSON report to this file."
 
 REPEATABLE = " Repeatable; a comma list works too."
 
 F = Callable[..., Any]
+MAX_SEQ_LEN = 1 << 24  # 16M tokens: beyond any context window; catches 10**12 typos
 
 
 def _help(shared: str, extra: str) -> str:
@@ -73,18 +77,44 @@ def precision_option(extra: str = "", dest: str = "precision") -> F:
                         help=_help(PRECISION_HELP, extra or "Default: the trace's default profile."))
 
 
+def _writable_dir(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Checked while parsing, before any work: a folder that can be created or written (cli/checks.py)."""
+    from andasim.cli.checks import output_dir, output_file
+
+    if value is None:
+        return None
+    if param.type.file_okay and Path(value).is_file():  # type: ignore[attr-defined]  # legacy_file
+        return output_file(value, "--out")
+    return output_dir(value, "--out")
+
+
+def _writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    from andasim.cli.checks import output_file
+
+    return None if value is None else output_file(value, "--json")
+
+
+def seq_len_option(default: int = 2048, extra: str = "") -> F:
+    """`--seq-len N`: one meaning everywhere (a calibration window is `--window`)."""
+    return click.option("--seq-len", "seq_len", type=click.IntRange(min=1, max=MAX_SEQ_LEN),
+                        default=default,
+                        show_default=True, help=_help(SEQ_LEN_HELP, extra))
+
+
 def out_option(*, required: bool = True, extra: str = "", legacy_file: bool = False) -> F:
-    """`--out DIR`: always a folder. `legacy_file`: the command used to take a file here and still
-    accepts an existing one for a release (it tells the user so)."""
+    """`--out DIR`: always a folder, checked before any work starts. `legacy_file`: the command used
+    to take a file here and still accepts an existing one for a release (it tells the user so)."""
     return click.option("--out", "out_dir", required=required, metavar="DIR",
-                        type=click.Path(file_okay=legacy_file, dir_okay=True, path_type=Path),
+                        type=NonEmptyPath(file_okay=legacy_file, dir_okay=True, path_type=Path),
+                        callback=_writable_dir,
                         help=_help(OUT_HELP, extra))
 
 
 def json_option(extra: str = "") -> F:
-    """`--json FILE`: a copy of the command's JSON report."""
+    """`--json FILE`: a copy of the command's JSON report, checked before any work starts."""
     return click.option("--json", "json_file", default=None, metavar="FILE",
-                        type=click.Path(file_okay=True, dir_okay=False, path_type=Path),
+                        type=NonEmptyPath(file_okay=True, dir_okay=False, path_type=Path),
+                        callback=_writable_file,
                         help=_help(JSON_HELP, extra))
 
 
@@ -109,7 +139,8 @@ def split_values(option: str, values: str | Sequence[str]) -> list[str]:
 
 
 def resolve_hw(value: str) -> Any:
-    """A design by bundled name or YAML path (a missing path is an error, never the stock design)."""
+    """A design by bundled name, YAML path or SCALE-Sim .cfg (a missing path is an error, never the stock
+    design)."""
     from andasim.hw.config import load_hw
 
     return load_hw(value)
@@ -213,12 +244,3 @@ def command(name: str | None = None, *, old_spellings: Sequence[Alias] = (), **k
     """`click.command` for a subcommand that uses the shared vocabulary (and accepts `old_spellings`)."""
     kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
     return click.command(name, cls=UnifiedCommand, old_spellings=old_spellings, **kwargs)
-
-
-def echo_wrote(paths: Sequence[Any]) -> None:
-    """One line naming every file a command wrote."""
-    click.echo("wrote " + ", ".join(str(p) for p in paths))
-
-
-def stderr_is_tty() -> bool:
-    return sys.stderr.isatty()

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from andasim.cli import options
+from andasim.cli.checks import output_dir
 
 PAPERS = ("anda",)
 
@@ -37,14 +38,16 @@ def reproduce(paper: str, out_dir: Path, json_file: Path | None, cache_dir: str 
     from tqdm import tqdm
 
     from andasim.report.designs import PAPER_DESIGNS, PAPER_MODELS
-    from andasim.report.reproduce import TOLERANCES, reproduce_anda
+    from andasim.report.reproduce import TOLERANCES, extra_runs, reproduce_anda
     from andasim.report.sweep import Sweep
     from andasim.report.writers import write_text
 
-    out = Path(out_dir)
-    total = len(TOLERANCES) * len(PAPER_MODELS) * len(PAPER_DESIGNS)
+    out = output_dir(out_dir)
+    cache = output_dir(cache_dir, "--cache") if cache_dir is not None else out / "cache"
+    total = len(TOLERANCES) * len(PAPER_MODELS) * len(PAPER_DESIGNS) + extra_runs(PAPER_MODELS, PAPER_DESIGNS,
+                                                                                  "fp_fp")
     bar = tqdm(total=total, desc="runs", unit="run", file=sys.stderr, disable=None, leave=False)
-    sweep = Sweep(Path(cache_dir) if cache_dir else out / "cache",
+    sweep = Sweep(cache,
                   progress=lambda what: bar.set_postfix_str(what, refresh=True))
     _, text = reproduce_anda(out, sweep, progress=lambda: bar.update(1))
     bar.close()

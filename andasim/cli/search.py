@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from andasim.cli import options
+from andasim.cli.checks import output_file
 from andasim.errors import AndasimInputError
 
 # Held-out windows; sized so that the 95% interval at δ = 1% is narrower than δ (docs/results.md).
@@ -103,6 +104,8 @@ def search(model: str | None, trace_name: str | None, evaluator: str | None, tol
         click.echo(f"andasim: search --out {out_dir} as the profile file is deprecated and will be removed "
                    f"in {options.REMOVED_IN}; --out is a folder (gets profile.yaml)", err=True)
         out_path = out_dir
+    if journal is not None:
+        output_file(journal, "--journal")
     journal_path = journal or str(out_path.with_name(out_path.name + ".journal.jsonl"))
     start = time.perf_counter()
     if model is not None:

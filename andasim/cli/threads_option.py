@@ -18,7 +18,7 @@ def threads_option(expose_value: bool = False) -> Callable[[Any], Any]:
     """The `--threads` option; applied while the command line is parsed, before the command imports
     numpy or torch. With `expose_value` the command receives the resolved count."""
     return click.option(
-        "--threads", type=click.IntRange(min=1), default=None, is_eager=True, expose_value=expose_value,
-        callback=_apply,
+        "--threads", type=click.IntRange(min=1, max=1024), default=None, is_eager=True,
+        expose_value=expose_value, callback=_apply,
         help=f"Threads for BLAS, OpenMP, numba and torch [default: the usable cores, {usable_cores()} here]. "
              "Small products run single-threaded regardless.")

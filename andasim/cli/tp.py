@@ -9,21 +9,24 @@ from typing import Any
 import click
 
 from andasim.cli import options
+from andasim.cli.checks import FiniteFloatRange
 from andasim.errors import AndasimInputError
+from andasim.safe_read import short
 from andasim.system.tp.collectives import COLLECTIVES
 from andasim.system.tp.model import SPLITS
 from andasim.system.tp.payloads import PAYLOAD_HELP
 
 _DEFAULT_FORMATS = ("bf16", "hybrid:k_frac=1/64")
+_MAX_CHIPS = 4096
 
 
 def _int_list(text: str, what: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise AndasimInputError(f"{what} must be a comma-separated list of integers, got {text!r}") from None
-    if not values or any(v < 1 for v in values):
-        raise AndasimInputError(f"{what} must list integers >= 1, got {text!r}")
+        raise AndasimInputError(f"{what} must be a comma list of integers, got {short(text)}") from None
+    if not values or any(not 1 <= v <= _MAX_CHIPS for v in values):
+        raise AndasimInputError(f"{what} must list integers in 1..{_MAX_CHIPS}, got {short(text)}")
     return sorted(set(values))
 
 
@@ -40,9 +43,8 @@ def _int_list(text: str, what: str) -> list[int]:
               help=f"Payload format (repeat to compare; default bf16 and hybrid:k_frac=1/64, bf16 only for "
                    f"ring_allreduce): {PAYLOAD_HELP}")
 @click.option("--phase", type=click.Choice(["prefill", "decode"]), default="prefill", show_default=True)
-@click.option("--seq-len", type=int, default=2048, show_default=True,
-              help="Prompt tokens (prefill) or context (decode).")
-@click.option("--batch", type=int, default=1, show_default=True)
+@options.seq_len_option()
+@click.option("--batch", type=click.IntRange(min=1, max=1 << 20), default=1, show_default=True)
 @click.option("--split", type=click.Choice(SPLITS), default="strict", show_default=True,
               help="strict: refuse N that does not divide heads/ffn; uneven: ceil shares.")
 @click.option("--overlap/--no-overlap", default=True, show_default=True,
@@ -61,9 +63,10 @@ def _int_list(text: str, what: str) -> list[int]:
                    "(EQuARX-style pipelining; 1 = one after the other).")
 @options.precision_option(dest="precision_spec")
 @click.option("--error-chips", default=None, help="N list for the error table (default: --chips).")
-@click.option("--calib-frac", type=float, default=0.5, show_default=True,
+@click.option("--calib-frac", type=FiniteFloatRange(0, 1, min_open=True, max_open=True), default=0.5,
+              show_default=True,
               help="Share of the trace's tokens used to calibrate static payloads; the rest is held out.")
-@click.option("--chunk-tokens", type=int, default=64, show_default=True,
+@click.option("--chunk-tokens", type=click.IntRange(1, 1 << 20), default=64, show_default=True,
               help="Tokens per EMA min/max update.")
 @options.out_option(required=False, extra="Gets tp.json and the tp_latency_error PNG/SVG plot (regime.json "
                                          "with --regime). Without --out or --json nothing is written.")
@@ -106,13 +109,11 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
     from andasim.system.tp.links import link_model
     from andasim.system.tp.model import simulate_tp
 
-    for name, value in (("--seq-len", seq_len), ("--batch", batch), ("--chunk-tokens", chunk_tokens)):
-        if value < 1:
-            raise AndasimInputError(f"{name} must be >= 1, got {value}")
     chip_list = _int_list(chips, "--chips")
     err_chips = _int_list(error_chips, "--error-chips") if error_chips else chip_list
     fmt_list = list(formats) or (["bf16"] if collective == "ring_allreduce" else list(_DEFAULT_FORMATS))
     hw = options.resolve_hw(hw_name)
+    _check_link_overrides(link_bw_gb_per_s, link_latency_ns, links_per_chip)
     link = link_model(hw, topology=topology, link_bw_gb_per_s=link_bw_gb_per_s,
                       link_latency_ns=link_latency_ns, links_per_chip=links_per_chip, full_duplex=full_duplex)
     trace = options.resolve_trace(trace_name)
@@ -187,6 +188,19 @@ def tp(hw_name: str, trace_name: str, chips: str, collective: str, formats: tupl
         click.echo(f"wrote {json_file}")
     if out_dir is None and json_file is None:
         click.echo("(no file written: give --out DIR or --json FILE to keep the report)")
+
+
+def _check_link_overrides(bw: float | None, latency: float | None, links: int | None) -> None:
+    """The --link-* overrides obey the ranges of the `interconnect` keys they replace."""
+    from andasim.hw.config import SCHEMA
+    from andasim.strict_yaml import check_option
+
+    fields = SCHEMA.fields["interconnect"].schema.fields  # type: ignore[union-attr]
+    for option, key, value in (("--link-bw-gb-per-s", "link_bw_gb_per_s", bw),
+                               ("--link-latency-ns", "link_latency_ns", latency),
+                               ("--links-per-chip", "links_per_chip", links)):
+        if value is not None:
+            check_option(value, fields[key], option, f"interconnect.{key}")
 
 
 def _describe_precision(precision: Any) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from andasim.cli import options
+from andasim.cli.checks import FiniteFloatRange
 from andasim.threads import set_threads
 
 
@@ -105,9 +106,9 @@ def list_traces(json_file: Path | None) -> None:
 
 @trace.command("info", cls=options.UnifiedCommand)
 @click.argument("name_or_path")
-@click.option("--group", type=click.IntRange(min=1), default=64, show_default=True,
+@click.option("--group", type=click.IntRange(min=1, max=65536), default=64, show_default=True,
               help="Group size for the exponent spread (Anda GS).")
-@click.option("--outlier-ratio", type=click.FloatRange(min=1.0), default=6.0, show_default=True,
+@click.option("--outlier-ratio", type=FiniteFloatRange(min=1.0), default=6.0, show_default=True,
               help="A channel is an outlier when its abs-max exceeds this times the median channel abs-max.")
 @options.json_option(extra="(id, label, card, provenance and profiles)")
 def info(name_or_path: str, group: int, outlier_ratio: float, json_file: Path | None) -> None:

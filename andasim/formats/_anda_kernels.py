@@ -24,7 +24,7 @@ that vectorises.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 _TWO_M24 = np.float32(2.0**-24)
 
@@ -64,6 +64,16 @@ def _mantissa(h: int, e_shared: int, m: int) -> int:
     return sig >> (-shift)
 
 
+@njit(cache=True, inline="always")
+def _round_mag(t: np.float32, rne: bool, top: np.float32) -> np.float32:
+    """The M-bit magnitude |x|/q: truncated (Anda, BFP trunc) or rounded half to even and saturated at
+    2^M - 1 (BFP rne). Truncation never exceeds 2^M - 1, so the saturation is shared; both candidates are
+    computed and one selected, a form LLVM keeps vectorised."""
+    r = np.float32(np.rint(t))
+    f = np.float32(np.floor(t))
+    return min(r if rne else f, top)
+
+
 def _group_kernels(fixed: int) -> tuple:
     """Per-group bodies; `fixed` > 0 pins the group length to that compile-time constant."""
 
@@ -79,7 +89,7 @@ def _group_kernels(fixed: int) -> tuple:
         return max(mx >> 10, 1)
 
     @njit(cache=True, inline="always")
-    def quantize(u: np.ndarray, lo: int, n: int, m: int, out_bits: np.ndarray) -> int:
+    def quantize(u: np.ndarray, lo: int, n: int, m: int, rne: bool, out_bits: np.ndarray) -> int:
         nn = fixed if fixed > 0 else n
         e_shared = shared_exp(u, lo, nn)
         if e_shared < 0:
@@ -87,9 +97,10 @@ def _group_kernels(fixed: int) -> tuple:
         q_exp = e_shared - 15 - (m - 1)
         q = _f32((q_exp + 127) << 23)
         inv_q = _f32((127 - q_exp) << 23)
+        top = np.float32((1 << m) - 1)
         for j in range(nn):
             h = np.int64(u[lo + j])
-            y = np.float32(np.floor(_fp16_mag(h) * inv_q) * q)
+            y = np.float32(_round_mag(_fp16_mag(h) * inv_q, rne, top) * q)
             out_bits[lo + j] = y.view(np.uint32) | np.uint32((h & 0x8000) << 16)
         return e_shared
 
@@ -106,19 +117,21 @@ def _group_kernels(fixed: int) -> tuple:
         return e_shared
 
     @njit(cache=True, inline="always")
-    def encode(u: np.ndarray, lo: int, n: int, m: int, planes: np.ndarray, w0: int, mant: np.ndarray) -> int:
-        # m_j = floor(|x_j| / q) exactly as in quantize, staged in `mant`; each plane is an OR-reduction.
+    def encode(u: np.ndarray, lo: int, n: int, m: int, rne: bool, planes: np.ndarray, w0: int,
+               mant: np.ndarray) -> int:
+        # m_j = round(|x_j| / q) exactly as in quantize, staged in `mant`; each plane is an OR-reduction.
         nn = fixed if fixed > 0 else n
         e_shared = shared_exp(u, lo, nn)
         if e_shared < 0:
             return e_shared
         inv_q = _f32((127 - (e_shared - 15 - (m - 1))) << 23)
+        top = np.float32((1 << m) - 1)
         acc = np.uint64(0)
         for j in range(nn):
             acc |= np.uint64(np.int64(u[lo + j]) >> 15) << np.uint64(j)
         planes[w0] = acc
         for j in range(nn):
-            mant[j] = np.uint64(np.floor(_fp16_mag(np.int64(u[lo + j])) * inv_q))
+            mant[j] = np.uint64(_round_mag(_fp16_mag(np.int64(u[lo + j])) * inv_q, rne, top))
         for t in range(m):
             sh = np.uint64(m - 1 - t)
             acc = np.uint64(0)
@@ -153,26 +166,102 @@ _qn, _fieldsn, _encn, _decn = _group_kernels(0)
 
 # The row loops run the full 64-groups first (constant-length body) and the rest with the runtime-length
 # body. Choosing the body per group with an `if` inside one loop measured ~9x slower: LLVM then no longer
-# vectorised the constant-length body.
+# vectorised the constant-length body. Each loop covers rows [r0, r1): the serial kernels call it once, the
+# parallel ones (numba prange over chunks of rows) once per chunk; a chunk returns its first bad index, and
+# the earliest chunk with one wins, so both report the same element.
 
 @njit(cache=True)
-def quantize_kernel(u: np.ndarray, row_len: int, gs: int, m: int, out_bits: np.ndarray) -> int:
-    """Anda-quantize FP16 bits `u` (1-D, rows of `row_len`) into float32 bit patterns `out_bits` (uint32)."""
-    for r in range(u.size // row_len):
+def _quantize_rows(u: np.ndarray, row_len: int, gs: int, m: int, rne: bool, out_bits: np.ndarray,
+                   r0: int, r1: int) -> int:
+    for r in range(r0, r1):
         base = r * row_len
         g0 = 0
         if gs == 64:
             while g0 + 64 <= row_len:
-                e = _q64(u, base + g0, 64, m, out_bits)
+                e = _q64(u, base + g0, 64, m, rne, out_bits)
                 if e < 0:
                     return -1 - e
                 g0 += 64
         while g0 < row_len:
-            e = _qn(u, base + g0, min(gs, row_len - g0), m, out_bits)
+            e = _qn(u, base + g0, min(gs, row_len - g0), m, rne, out_bits)
             if e < 0:
                 return -1 - e
             g0 += gs
     return -1
+
+
+@njit(cache=True)
+def _encode_rows(u: np.ndarray, row_len: int, gs: int, m: int, rne: bool, planes: np.ndarray,
+                 exps: np.ndarray, r0: int, r1: int) -> int:
+    n_groups = (row_len + gs - 1) // gs
+    mant = np.zeros(gs, dtype=np.uint64)
+    for r in range(r0, r1):
+        base = r * row_len
+        g0 = 0
+        if gs == 64:
+            while g0 + 64 <= row_len:
+                gidx = r * n_groups + g0 // 64
+                e = _enc64(u, base + g0, 64, m, rne, planes, gidx * (1 + m), mant)
+                if e < 0:
+                    return -1 - e
+                exps[gidx] = e
+                g0 += 64
+        while g0 < row_len:
+            gidx = r * n_groups + g0 // gs
+            e = _encn(u, base + g0, min(gs, row_len - g0), m, rne, planes, gidx * (1 + m), mant)
+            if e < 0:
+                return -1 - e
+            exps[gidx] = e
+            g0 += gs
+    return -1
+
+
+@njit(cache=True)
+def _decode_rows(planes: np.ndarray, exps: np.ndarray, row_len: int, gs: int, m: int, out_bits: np.ndarray,
+                 r0: int, r1: int) -> int:
+    n_groups = (row_len + gs - 1) // gs
+    mant = np.zeros(gs, dtype=np.uint64)
+    for r in range(r0, r1):
+        base = r * row_len
+        g0 = 0
+        if gs == 64:
+            while g0 + 64 <= row_len:
+                gidx = r * n_groups + g0 // 64
+                _dec64(planes, gidx * (1 + m), np.int64(exps[gidx]), 64, m, mant, out_bits, base + g0)
+                g0 += 64
+        while g0 < row_len:
+            gidx = r * n_groups + g0 // gs
+            _decn(planes, gidx * (1 + m), np.int64(exps[gidx]), min(gs, row_len - g0), m, mant, out_bits,
+                  base + g0)
+            g0 += gs
+    return -1
+
+
+@njit(cache=True)
+def _first_of_chunks(bad: np.ndarray) -> int:
+    for c in range(bad.size):
+        if bad[c] >= 0:
+            return bad[c]
+    return -1
+
+
+@njit(cache=True)
+def quantize_kernel(u: np.ndarray, row_len: int, gs: int, m: int, rne: bool, out_bits: np.ndarray) -> int:
+    """Quantize FP16 bits `u` (1-D, rows of `row_len`) into float32 bit patterns `out_bits` (uint32):
+    Anda / BFP trunc (rne False) or BFP rne. Returns the flat index of the first NaN/Inf, or -1."""
+    return _quantize_rows(u, row_len, gs, m, rne, out_bits, 0, u.size // row_len)
+
+
+@njit(cache=True, parallel=True)
+def quantize_kernel_parallel(u: np.ndarray, row_len: int, gs: int, m: int, rne: bool, out_bits: np.ndarray,
+                             n_chunks: int) -> int:
+    """`quantize_kernel` over `n_chunks` chunks of rows in parallel (same output, same error index)."""
+    rows = u.size // row_len
+    bad = np.full(n_chunks, -1, dtype=np.int64)
+    for c in prange(n_chunks):
+        bad[c] = _quantize_rows(u, row_len, gs, m, rne, out_bits, rows * c // n_chunks,
+                                rows * (c + 1) // n_chunks)
+    return _first_of_chunks(bad)
 
 
 @njit(cache=True)
@@ -202,30 +291,23 @@ def fields_kernel(u: np.ndarray, row_len: int, gs: int, m: int, signs: np.ndarra
 
 
 @njit(cache=True)
-def encode_kernel(u: np.ndarray, row_len: int, gs: int, m: int, planes: np.ndarray, exps: np.ndarray) -> int:
+def encode_kernel(u: np.ndarray, row_len: int, gs: int, m: int, rne: bool, planes: np.ndarray,
+                  exps: np.ndarray) -> int:
     """Bit-plane image: planes [rows*G*(1+M)] uint64 (sign plane, then mantissa planes MSB first; element j
     of the group is bit j of each word; padding bits 0), exps [rows*G] uint8."""
-    n_groups = (row_len + gs - 1) // gs
-    mant = np.zeros(gs, dtype=np.uint64)
-    for r in range(u.size // row_len):
-        base = r * row_len
-        g0 = 0
-        if gs == 64:
-            while g0 + 64 <= row_len:
-                gidx = r * n_groups + g0 // 64
-                e = _enc64(u, base + g0, 64, m, planes, gidx * (1 + m), mant)
-                if e < 0:
-                    return -1 - e
-                exps[gidx] = e
-                g0 += 64
-        while g0 < row_len:
-            gidx = r * n_groups + g0 // gs
-            e = _encn(u, base + g0, min(gs, row_len - g0), m, planes, gidx * (1 + m), mant)
-            if e < 0:
-                return -1 - e
-            exps[gidx] = e
-            g0 += gs
-    return -1
+    return _encode_rows(u, row_len, gs, m, rne, planes, exps, 0, u.size // row_len)
+
+
+@njit(cache=True, parallel=True)
+def encode_kernel_parallel(u: np.ndarray, row_len: int, gs: int, m: int, rne: bool, planes: np.ndarray,
+                           exps: np.ndarray, n_chunks: int) -> int:
+    """`encode_kernel` over `n_chunks` chunks of rows in parallel."""
+    rows = u.size // row_len
+    bad = np.full(n_chunks, -1, dtype=np.int64)
+    for c in prange(n_chunks):
+        bad[c] = _encode_rows(u, row_len, gs, m, rne, planes, exps, rows * c // n_chunks,
+                              rows * (c + 1) // n_chunks)
+    return _first_of_chunks(bad)
 
 
 @njit(cache=True)
@@ -233,18 +315,12 @@ def decode_kernel(planes: np.ndarray, exps: np.ndarray, rows: int, row_len: int,
                   out_bits: np.ndarray) -> None:
     """Inverse of `encode_kernel`: x̂ = (-1)^s · m · 2^(E - 15 - (M - 1)) as float32 bit patterns
     `out_bits` (uint32 [rows*row_len])."""
-    n_groups = (row_len + gs - 1) // gs
-    mant = np.zeros(gs, dtype=np.uint64)
-    for r in range(rows):
-        base = r * row_len
-        g0 = 0
-        if gs == 64:
-            while g0 + 64 <= row_len:
-                gidx = r * n_groups + g0 // 64
-                _dec64(planes, gidx * (1 + m), np.int64(exps[gidx]), 64, m, mant, out_bits, base + g0)
-                g0 += 64
-        while g0 < row_len:
-            gidx = r * n_groups + g0 // gs
-            _decn(planes, gidx * (1 + m), np.int64(exps[gidx]), min(gs, row_len - g0), m, mant, out_bits,
-                  base + g0)
-            g0 += gs
+    _decode_rows(planes, exps, row_len, gs, m, out_bits, 0, rows)
+
+
+@njit(cache=True, parallel=True)
+def decode_kernel_parallel(planes: np.ndarray, exps: np.ndarray, rows: int, row_len: int, gs: int, m: int,
+                           out_bits: np.ndarray, n_chunks: int) -> None:
+    """`decode_kernel` over `n_chunks` chunks of rows in parallel."""
+    for c in prange(n_chunks):
+        _decode_rows(planes, exps, row_len, gs, m, out_bits, rows * c // n_chunks, rows * (c + 1) // n_chunks)

@@ -26,6 +26,7 @@ from andasim.formats import _anda_kernels as kernels
 from andasim.formats.base import Format, grouped_bits_per_value
 from andasim.formats.bitplanes import WORD_BITS, BitPlanePayload, unpad_last
 from andasim.formats.fp16 import fp16_fields, raise_bad_value, to_fp16
+from andasim.threads import numba_threads
 
 M_MIN, M_MAX = 1, 16
 EXP_BITS = 5
@@ -50,23 +51,73 @@ def _raise_if_bad(bad: int, original: np.ndarray) -> None:
         raise_bad_value(np.asarray(original), bad, "anda input")
 
 
+def _fp16_bits(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(FP16 array, flat uint16 bits, row length); NaN/Inf are left for the kernel to find (one pass)."""
+    h = to_fp16(x, "anda input", check_finite=False)
+    u, row_len = _bits_rows(h)
+    return h, u, row_len
+
+
+# Tensors of at least this many values run on numba's threads (`andasim.threads`, `--threads`); below it a
+# parallel launch costs more than it saves. Each thread gets CHUNKS_PER_THREAD chunks of whole rows so that a
+# thread slowed by a neighbour's job does not hold the others up.
+PARALLEL_MIN_VALUES = 1 << 20
+CHUNKS_PER_THREAD = 4
+
+
+def parallel_plan(n_values: int, row_len: int, gs: int) -> tuple[int, int]:
+    """(chunks, row length the kernel iterates): chunks 0 means run the serial kernel.
+
+    When rows are too few to share out and every row is whole groups, the kernel iterates single groups
+    as rows: the flat group order, and so the memory layout, is the same.
+    """
+    if n_values < PARALLEL_MIN_VALUES:
+        return 0, row_len
+    threads = numba_threads()
+    if threads < 2:
+        return 0, row_len
+    want = CHUNKS_PER_THREAD * threads
+    if n_values // row_len < want and row_len % gs == 0:
+        row_len = gs
+    chunks = min(n_values // row_len, want)
+    return (chunks if chunks >= 2 else 0), row_len
+
+
+def check_out(out: np.ndarray | None, shape: tuple[int, ...], dtype: type, who: str) -> np.ndarray:
+    """`out` if it is a writeable C-contiguous array of `shape` and `dtype`, a new one if None."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not (isinstance(out, np.ndarray) and out.dtype == dtype and out.shape == shape
+            and out.flags.c_contiguous and out.flags.writeable):
+        raise AndasimInputError(
+            f"{who}: out must be a writeable C-contiguous {np.dtype(dtype).name} array of shape {shape}")
+    return out
+
+
+def quantize_fp16_bits(x: np.ndarray, m: int, gs: int, rne: bool, out: np.ndarray | None,
+                       who: str) -> np.ndarray:
+    """Group quantizer shared by Anda and BFP: truncation (rne False) or round-half-even, float32 out."""
+    h, u, row_len = _fp16_bits(x)
+    out = check_out(out, h.shape, np.float32, who)
+    bits = out.reshape(-1).view(np.uint32)
+    chunks, it_len = parallel_plan(u.size, row_len, gs)
+    if chunks:
+        bad = kernels.quantize_kernel_parallel(u, it_len, gs, m, rne, bits, chunks)
+    else:
+        bad = kernels.quantize_kernel(u, row_len, gs, m, rne, bits)
+    _raise_if_bad(bad, x)
+    return out
+
+
 def anda_quantize(x: np.ndarray, m: int, gs: int = 64, *, out: np.ndarray | None = None) -> np.ndarray:
     """Anda-quantize `x` (groups along the last axis) with the numba kernel; float32, same shape.
 
     `out` (optional, C-contiguous float32 of x's shape) is filled and returned instead of a new array:
     for large tensors the page faults of a fresh output cost more than the quantization itself.
+    Tensors of PARALLEL_MIN_VALUES values or more run on `andasim.threads.current_threads()` threads.
     """
     m, gs = check_m_gs(m, gs)
-    h = to_fp16(x, "anda input")
-    u, row_len = _bits_rows(h)
-    if out is None:
-        out = np.empty(h.shape, dtype=np.float32)
-    elif not (isinstance(out, np.ndarray) and out.dtype == np.float32 and out.shape == h.shape
-              and out.flags.c_contiguous and out.flags.writeable):
-        raise AndasimInputError(
-            f"anda_quantize: out must be a writeable C-contiguous float32 array of shape {h.shape}")
-    _raise_if_bad(kernels.quantize_kernel(u, row_len, gs, m, out.reshape(-1).view(np.uint32)), x)
-    return out
+    return quantize_fp16_bits(x, m, gs, False, out, "anda_quantize")
 
 
 def anda_integer_fields(x_fp16: np.ndarray, m: int,
@@ -74,8 +125,7 @@ def anda_integer_fields(x_fp16: np.ndarray, m: int,
     """Integer operands the APU consumes: (signs uint8 [..., G, gs], mantissas uint16 [..., G, gs],
     shared_exp uint8 [..., G]) with x̂ = (-1)^s · m · 2^(E - 15 - (M - 1)); padding elements are 0."""
     m, gs = check_m_gs(m, gs)
-    h = to_fp16(x_fp16, "anda input")
-    u, row_len = _bits_rows(h)
+    h, u, row_len = _fp16_bits(x_fp16)
     n_groups = -(-row_len // gs)
     lead = h.shape[:-1]
     signs = np.zeros((*lead, n_groups, gs), dtype=np.uint8)
@@ -86,33 +136,72 @@ def anda_integer_fields(x_fp16: np.ndarray, m: int,
     return signs, mants, exps
 
 
-def anda_encode(x: np.ndarray, m: int, gs: int = 64) -> BitPlanePayload:
-    """Bit-plane memory image of `x` (numba kernel); gs must be <= 64 (one 64-bit word per plane)."""
-    m, gs = check_m_gs(m, gs)
+def check_payload_out(out: BitPlanePayload | None, shape: tuple[int, ...], m: int, gs: int, exp_bits: int,
+                      who: str) -> BitPlanePayload:
+    """`out` if it is a payload of this shape and format with writeable contiguous arrays, else a new one
+    (its planes are fully written by the kernel, so they need no zeroing)."""
+    n_groups = -(-shape[-1] // gs)
+    if out is None:
+        return BitPlanePayload(planes=np.empty((*shape[:-1], n_groups, 1 + m), dtype=np.uint64),
+                               exponents=np.empty((*shape[:-1], n_groups), dtype=np.uint8),
+                               shape=tuple(shape), m=m, gs=gs, exp_bits=exp_bits)
+    if not (isinstance(out, BitPlanePayload) and (tuple(out.shape), out.m, out.gs, out.exp_bits)
+            == (tuple(shape), m, gs, exp_bits)):
+        raise AndasimInputError(f"{who}: out must be a BitPlanePayload with shape {tuple(shape)}, m={m}, "
+                                f"gs={gs}, exp_bits={exp_bits}")
+    for arr in (out.planes, out.exponents):
+        if not (arr.flags.c_contiguous and arr.flags.writeable):
+            raise AndasimInputError(f"{who}: out's planes and exponents must be writeable and C-contiguous")
+    out.check()
+    return out
+
+
+def encode_fp16_bits(x: np.ndarray, m: int, gs: int, rne: bool, exp_bits: int, out: BitPlanePayload | None,
+                     who: str) -> BitPlanePayload:
+    """Bit-plane image shared by Anda and BFP (truncation or round-half-even)."""
     if gs > WORD_BITS:
         raise AndasimInputError(
-            f"anda encode: gs={gs} does not fit one {WORD_BITS}-bit plane word; use gs <= {WORD_BITS} "
+            f"{who}: gs={gs} does not fit one {WORD_BITS}-bit plane word; use gs <= {WORD_BITS} "
             "(quantize supports any gs)")
-    h = to_fp16(x, "anda input")
-    u, row_len = _bits_rows(h)
-    n_groups = -(-row_len // gs)
-    lead = h.shape[:-1]
-    planes = np.zeros((*lead, n_groups, 1 + m), dtype=np.uint64)
-    exps = np.empty((*lead, n_groups), dtype=np.uint8)
-    _raise_if_bad(kernels.encode_kernel(u, row_len, gs, m, planes.reshape(-1), exps.reshape(-1)), x)
-    return BitPlanePayload(planes=planes, exponents=exps, shape=tuple(h.shape), m=m, gs=gs, exp_bits=EXP_BITS)
+    h, u, row_len = _fp16_bits(x)
+    out = check_payload_out(out, h.shape, m, gs, exp_bits, who)
+    planes, exps = out.planes.reshape(-1), out.exponents.reshape(-1)
+    chunks, it_len = parallel_plan(u.size, row_len, gs)
+    if chunks:
+        bad = kernels.encode_kernel_parallel(u, it_len, gs, m, rne, planes, exps, chunks)
+    else:
+        bad = kernels.encode_kernel(u, row_len, gs, m, rne, planes, exps)
+    _raise_if_bad(bad, x)
+    return out
 
 
-def anda_decode(payload: BitPlanePayload) -> np.ndarray:
-    """float32 values of a bit-plane image (numba kernel)."""
+def anda_encode(x: np.ndarray, m: int, gs: int = 64, *,
+                out: BitPlanePayload | None = None) -> BitPlanePayload:
+    """Bit-plane memory image of `x` (numba kernel); gs must be <= 64 (one 64-bit word per plane).
+
+    `out` (optional): a payload of the same shape and format whose arrays are overwritten and returned.
+    """
+    m, gs = check_m_gs(m, gs)
+    return encode_fp16_bits(x, m, gs, False, EXP_BITS, out, "anda encode")
+
+
+def anda_decode(payload: BitPlanePayload, *, out: np.ndarray | None = None) -> np.ndarray:
+    """float32 values of a bit-plane image (numba kernel); `out` as in `anda_quantize`."""
     if not isinstance(payload, BitPlanePayload):
         raise AndasimInputError(f"decode: expected a BitPlanePayload, got {type(payload).__name__}")
     payload.check()
+    out = check_out(out, tuple(payload.shape), np.float32, "anda_decode")
     rows = int(np.prod(payload.shape[:-1], dtype=np.int64))
-    out = np.empty(payload.shape, dtype=np.float32)
-    kernels.decode_kernel(np.ascontiguousarray(payload.planes).reshape(-1),
-                          np.ascontiguousarray(payload.exponents).reshape(-1), rows, payload.shape[-1],
-                          payload.gs, payload.m, out.reshape(-1).view(np.uint32))
+    planes = np.ascontiguousarray(payload.planes).reshape(-1)
+    exps = np.ascontiguousarray(payload.exponents).reshape(-1)
+    bits = out.reshape(-1).view(np.uint32)
+    row_len = payload.shape[-1]
+    chunks, it_len = parallel_plan(rows * row_len, row_len, payload.gs)
+    if chunks:
+        kernels.decode_kernel_parallel(planes, exps, rows * row_len // it_len, it_len, payload.gs, payload.m,
+                                       bits, chunks)
+    else:
+        kernels.decode_kernel(planes, exps, rows, row_len, payload.gs, payload.m, bits)
     return out
 
 

@@ -13,7 +13,15 @@ from __future__ import annotations
 import numpy as np
 
 from andasim.errors import AndasimInputError, FormatSpecError
-from andasim.formats.anda import aligned_significands, anda_integer_fields, anda_quantize, check_m_gs
+from andasim.formats.anda import (
+    aligned_significands,
+    anda_decode,
+    anda_integer_fields,
+    anda_quantize_reference,
+    check_m_gs,
+    encode_fp16_bits,
+    quantize_fp16_bits,
+)
 from andasim.formats.base import Format, grouped_bits_per_value
 from andasim.formats.bitplanes import (
     WORD_BITS,
@@ -61,26 +69,44 @@ class BfpFormat(Format):
             return anda_integer_fields(x, self.m, self.gs)
         return bfp_fields_rne(x, self.m, self.gs)
 
-    def quantize(self, x: np.ndarray) -> np.ndarray:
+    def quantize(self, x: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+        """numba kernel (the Anda kernel with the rounding chosen); `out` as in `anda_quantize`."""
+        return quantize_fp16_bits(x, self.m, self.gs, self.rounding == "rne", out, f"{self.spec} quantize")
+
+    def quantize_reference(self, x: np.ndarray) -> np.ndarray:
+        """numpy reference of `quantize` (integer fields, then values)."""
         if self.rounding == "trunc":
-            return anda_quantize(x, self.m, self.gs)
+            return anda_quantize_reference(x, self.m, self.gs)
         signs, mants, exps = self.fields(x)
         return unpad_last(values_from_fields(signs, mants, exps, self.m), np.shape(x))
 
-    def encode(self, x: np.ndarray) -> BitPlanePayload:
+    def encode(self, x: np.ndarray, *, out: BitPlanePayload | None = None) -> BitPlanePayload:
+        return encode_fp16_bits(x, self.m, self.gs, self.rounding == "rne", self.exp_bits, out,
+                                f"{self.spec} encode")
+
+    def encode_reference(self, x: np.ndarray) -> BitPlanePayload:
+        """numpy reference of `encode` (plane packer on the integer fields)."""
         if self.gs > WORD_BITS:
             raise AndasimInputError(f"{self.spec} encode: gs must be <= {WORD_BITS} (one word per bit-plane)")
         signs, mants, exps = self.fields(x)
         return BitPlanePayload(planes=planes_from_fields(signs, mants, self.m), exponents=exps,
                                shape=tuple(np.shape(x)), m=self.m, gs=self.gs, exp_bits=self.exp_bits)
 
-    def decode(self, payload: BitPlanePayload) -> np.ndarray:
+    def decode(self, payload: BitPlanePayload, *, out: np.ndarray | None = None) -> np.ndarray:
+        self._check_payload(payload)
+        return anda_decode(payload, out=out)
+
+    def decode_reference(self, payload: BitPlanePayload) -> np.ndarray:
+        """numpy reference of `decode`."""
+        self._check_payload(payload)
+        signs, mants = fields_from_planes(payload.planes, self.gs, self.m)
+        return unpad_last(values_from_fields(signs, mants, payload.exponents, self.m), payload.shape)
+
+    def _check_payload(self, payload: BitPlanePayload) -> None:
         if not isinstance(payload, BitPlanePayload) or (payload.m, payload.gs) != (self.m, self.gs):
             raise AndasimInputError(
                 f"{self.spec} decode: expected a BitPlanePayload with m={self.m}, gs={self.gs}")
         payload.check()
-        signs, mants = fields_from_planes(payload.planes, self.gs, self.m)
-        return unpad_last(values_from_fields(signs, mants, payload.exponents, self.m), payload.shape)
 
     def bits_per_value(self, shape: tuple[int, ...]) -> float:
         """1 + M + exp_bits/gs per value (sign, mantissa, shared exponent), padding charged."""

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from andasim.errors import AndasimInputError, FormatSpecError
+from andasim.formats import _int_kernels as int_kernels
+from andasim.formats.anda import parallel_plan
 from andasim.formats.base import Format, check_shape
 from andasim.formats.fp16 import to_f32, to_fp16
 
@@ -108,7 +110,79 @@ class IntFormat(Format):
         step32 = step.astype(np.float32)[..., None]
         return codes.astype(np.float32) * step32 + low.astype(np.float32)[..., None]
 
+    def _moved(self, x: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+        """(original FP16 array, axis, FP16 array with the axis moved last, C-contiguous); NaN/Inf are
+        left for the kernel to find."""
+        h = to_fp16(x, f"{self.spec} input", check_finite=False)
+        axis = _check_axis(self.axis, h.ndim, self.spec)
+        return h, axis, np.ascontiguousarray(np.moveaxis(h, axis, -1))
+
+    def _run(self, x: np.ndarray, want_codes: bool, want_values: bool
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        h, axis, moved = self._moved(x)
+        n = moved.shape[-1]
+        g = self._group_size(n)
+        lead = moved.shape[:-1]
+        n_groups = -(-n // g)
+        codes = np.empty((*lead, n_groups, g) if want_codes else 0, dtype=np.int32)
+        step = np.empty((*lead, n_groups), dtype=np.float16)
+        low = np.empty((*lead, n_groups), dtype=np.float16)
+        values = np.empty(moved.shape if want_values else 0, dtype=np.float32)
+        u = moved.reshape(-1).view(np.uint16)
+        args = (g, self.bits, self.sym, codes.reshape(-1), step.reshape(-1).view(np.uint16),
+                low.reshape(-1).view(np.uint16), values.reshape(-1))
+        chunks, it_len = parallel_plan(u.size, n, g)
+        if chunks and it_len == n:
+            bad = int_kernels.int_kernel_parallel(u, n, *args, chunks)
+        else:
+            bad = int_kernels.int_kernel(u, n, *args)
+        if bad >= 0:
+            to_fp16(x, f"{self.spec} input")  # raises, naming the first NaN/Inf in x's own layout
+        return h, codes, step, low, values, axis
+
     def encode(self, x: np.ndarray) -> IntPayload:
+        """numba kernel; FP16 input is read in place."""
+        h, codes, step, low, _, axis = self._run(x, want_codes=True, want_values=False)
+        return IntPayload(codes=codes, step=step, low=low, shape=tuple(h.shape), axis=axis)
+
+    def decode(self, payload: IntPayload) -> np.ndarray:
+        """numba kernel."""
+        self._check_payload(payload)
+        moved_shape = tuple(np.moveaxis(np.empty(payload.shape, dtype=np.uint8), payload.axis, -1).shape)
+        n = moved_shape[-1]
+        rows = math.prod(moved_shape[:-1])
+        vals = np.empty(moved_shape, dtype=np.float32)
+        int_kernels.decode_kernel(np.ascontiguousarray(payload.codes, dtype=np.int32).reshape(-1),
+                                  np.ascontiguousarray(payload.step).reshape(-1).view(np.uint16),
+                                  np.ascontiguousarray(payload.low).reshape(-1).view(np.uint16), rows, n,
+                                  payload.codes.shape[-1], vals.reshape(-1))
+        return np.ascontiguousarray(np.moveaxis(vals, -1, payload.axis))
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """Fused numba kernel, equal to decode(encode(x)) bit for bit."""
+        _, _, _, _, values, axis = self._run(x, want_codes=False, want_values=True)
+        return np.ascontiguousarray(np.moveaxis(values, -1, axis))
+
+    def _check_payload(self, payload: IntPayload) -> None:
+        if not isinstance(payload, IntPayload):
+            raise AndasimInputError(
+                f"{self.spec} decode: expected an IntPayload, got {type(payload).__name__}")
+        shape = tuple(payload.shape)
+        if not shape or not 0 <= payload.axis < len(shape):
+            raise AndasimInputError(
+                f"{self.spec} decode: payload axis {payload.axis} does not fit shape {shape}")
+        moved = shape[:payload.axis] + shape[payload.axis + 1:]
+        n = shape[payload.axis]
+        g = self._group_size(n)
+        want = (*moved, -(-n // g))
+        if (payload.codes.shape != (*want, g) or payload.step.shape != want or payload.low.shape != want
+                or payload.step.dtype != np.float16 or payload.low.dtype != np.float16):
+            raise AndasimInputError(
+                f"{self.spec} decode: codes must be {(*want, g)} and step/low float16 {want}")
+
+    # --- numpy references (the tests hold the kernels to these) ---
+
+    def encode_reference(self, x: np.ndarray) -> IntPayload:
         h = to_fp16(x, f"{self.spec} input")
         axis = _check_axis(self.axis, h.ndim, self.spec)
         xg, _ = _grouped(h, axis, self._group_size(h.shape[axis]))
@@ -116,15 +190,15 @@ class IntFormat(Format):
         return IntPayload(codes=self._codes(xg, step, low), step=step, low=low, shape=tuple(h.shape),
                           axis=axis)
 
-    def decode(self, payload: IntPayload) -> np.ndarray:
+    def decode_reference(self, payload: IntPayload) -> np.ndarray:
         if not isinstance(payload, IntPayload):
             raise AndasimInputError(
                 f"{self.spec} decode: expected an IntPayload, got {type(payload).__name__}")
         vals = self._values(payload.codes, payload.step, payload.low)
         return _ungrouped(vals, payload.axis, payload.shape[payload.axis])
 
-    def quantize(self, x: np.ndarray) -> np.ndarray:
-        return self.decode(self.encode(x))
+    def quantize_reference(self, x: np.ndarray) -> np.ndarray:
+        return self.decode_reference(self.encode_reference(x))
 
     def bits_per_value(self, shape: tuple[int, ...]) -> float:
         """b + (16 or 32)/g per value, charging the padding of the last group along the axis."""

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from andasim.errors import AndasimInputError
+from andasim.formats import _mx_kernels as kernels
+from andasim.formats.anda import check_out, parallel_plan
 from andasim.formats.base import Format, grouped_bits_per_value
-from andasim.formats.fp16 import to_f32
+from andasim.formats.fp16 import check_float_array, to_f32
 
 BLOCK = 32
 SCALE_BITS = 8
@@ -107,7 +109,29 @@ class MxFormat(Format):
         elems = self._elements(np.ldexp(xb, -shared[..., None]))
         return elems, shared, shape
 
-    def quantize(self, x: np.ndarray) -> np.ndarray:
+    def quantize(self, x: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+        """numba kernel; FP16 and float32 inputs are read in place (NaN/Inf found by the kernel).
+        `out` (optional, C-contiguous float32 of x's shape) is filled and returned."""
+        what = f"{self.spec} input"
+        arr = check_float_array(x, what)
+        if arr.dtype == np.float64:
+            arr = to_f32(arr, what)
+        arr = np.ascontiguousarray(arr)
+        flat = arr.reshape(-1).view(np.uint16 if arr.dtype == np.float16 else np.uint32)
+        out = check_out(out, arr.shape, np.float32, f"{self.spec} quantize")
+        el, row_len = self.elem, arr.shape[-1]
+        params = (el.ebits, el.mbits - 2, el.emax, float(el.max_norm), out.reshape(-1))
+        chunks, it_len = parallel_plan(flat.size, row_len, BLOCK)
+        if chunks:
+            bad = kernels.quantize_kernel_parallel(flat, it_len, *params, chunks)
+        else:
+            bad = kernels.quantize_kernel(flat, row_len, *params)
+        if bad >= 0:
+            to_f32(x, what)  # raises, naming the first NaN/Inf
+        return out
+
+    def quantize_reference(self, x: np.ndarray) -> np.ndarray:
+        """numpy reference of `quantize` (float64 frexp/ldexp/rint on padded blocks)."""
         elems, shared, shape = self._quantize_blocks(x)
         vals = np.ldexp(elems, shared[..., None]).astype(np.float32)
         return np.ascontiguousarray(vals.reshape(*shape[:-1], -1)[..., : shape[-1]])
@@ -146,7 +170,7 @@ class MxFormat(Format):
         return MxPayload(codes=self._codes(elems), scales=(shared + SCALE_EMAX).astype(np.uint8),
                          shape=tuple(shape), name=self.spec)
 
-    def decode(self, payload: MxPayload) -> np.ndarray:
+    def _check_payload(self, payload: MxPayload) -> None:
         if not isinstance(payload, MxPayload) or payload.name != self.spec:
             raise AndasimInputError(f"{self.spec} decode: expected an MxPayload of {self.spec}")
         want = (*payload.shape[:-1], -(-payload.shape[-1] // BLOCK))
@@ -154,6 +178,21 @@ class MxFormat(Format):
                 or payload.scales.dtype != np.uint8 or payload.scales.shape != want):
             raise AndasimInputError(
                 f"{self.spec} decode: codes must be uint8 {(*want, BLOCK)} and scales uint8 {want}")
+
+    def decode(self, payload: MxPayload, *, out: np.ndarray | None = None) -> np.ndarray:
+        """numba kernel; `out` as in `quantize`."""
+        self._check_payload(payload)
+        shape = tuple(payload.shape)
+        out = check_out(out, shape, np.float32, f"{self.spec} decode")
+        rows = int(np.prod(shape[:-1], dtype=np.int64))
+        kernels.decode_kernel(np.ascontiguousarray(payload.codes).reshape(-1),
+                              np.ascontiguousarray(payload.scales).reshape(-1), rows, shape[-1],
+                              self.elem.ebits, self.elem.mbits - 2, out.reshape(-1))
+        return out
+
+    def decode_reference(self, payload: MxPayload) -> np.ndarray:
+        """numpy reference of `decode`."""
+        self._check_payload(payload)
         shared = payload.scales.astype(np.int64) - SCALE_EMAX
         vals = np.ldexp(self._from_codes(payload.codes), shared[..., None]).astype(np.float32)
         shape = payload.shape

@@ -18,6 +18,7 @@ from andasim.errors import ConfigError
 from andasim.hw.dataflow_config import DEFAULT as DEFAULT_DATAFLOW
 from andasim.hw.dataflow_config import SCHEMA as DATAFLOW_SCHEMA
 from andasim.hw.dataflow_config import DataflowConfig, parse_dataflow
+from andasim.hw.scalesim_cfg import looks_like_cfg, read_cfg_text, translate_cfg
 from andasim.strict_yaml import Field, Schema, check_schema, load_strict_yaml
 from andasim.suggest import did_you_mean
 
@@ -251,15 +252,32 @@ LEGACY_PREFIX = "configs/"  # the original usage named designs `configs/NAME.yam
 
 
 def load_hw(path_or_name: str | Path) -> HardwareConfig:
-    """Load a design from a YAML path or a bundled name (`anda`, `pe64`, `figna_m8`, ...).
+    """Load a design from a YAML path, a SCALE-Sim `.cfg` or a bundled name (`anda`, `pe64`, ...).
+
+    A `.cfg` (or a file that starts with an INI `[section]`) is translated into the equivalent
+    andasim YAML by `andasim.hw.scalesim_cfg` and then checked like any YAML design.
 
     A path that does not exist is an error that suggests the bundled name: silently simulating
     the stock design in its place would hide a typo in a script. The one exception is the
     literal `configs/NAME.yaml` of the original usage, which resolves to the bundled design
     with a one-line notice on stderr.
+    The design's cost table is loaded and checked too (it exists, is a cost table, matches the
+    node and voltage, prices this PE type), so that `andasim validate` and every command that
+    takes `--hw` refuse exactly the same files.
     """
+    from andasim.hw.energy import table_for  # energy imports this module
+
+    hw = _load_design(path_or_name)
+    table_for(hw).pe_variant(hw)
+    return hw
+
+
+def _load_design(path_or_name: str | Path) -> HardwareConfig:
     text_arg = str(path_or_name)
     path = Path(text_arg)
+    if path.exists() and looks_like_cfg(path):  # a SCALE-Sim .cfg: translated, then the same checks
+        yaml_text, _, _ = translate_cfg(read_cfg_text(path), text_arg)
+        return _parse(load_strict_yaml(f"{text_arg} [as andasim YAML]", yaml_text), text_arg)
     bundled = bundled_config_names()
     if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text_arg or "\\" in text_arg:
         if path.exists():
@@ -316,6 +334,12 @@ def _parse(data: Any, file: str) -> HardwareConfig:
         raise ConfigError(f"{out['size_kib']:g} KiB cannot stage two {rows}x{cols} FP16 output tiles "
                           f"({2 * rows * cols * 2 / 1024:g} KiB needed)", file=file,
                           line=out.key_lines["size_kib"], key="buffers.output.size_kib")
+    cpg = pe_data.get("cycles_per_group")
+    if "systolic" in (data.get("dataflow") or {}) and cpg != lanes:
+        raise ConfigError("the systolic dataflow times PEs of one MAC per cycle, as SCALE-Sim's: "
+                          f"cycles_per_group must equal lanes ({lanes}), got {cpg}",
+                          file=file, line=pe_data.key_lines.get("cycles_per_group", arr.key_lines["pe"]),
+                          key="pe_array.pe.cycles_per_group")
     if pe_type == "anda_apu" and "compressor" not in data:
         raise ConfigError("pe_type 'anda_apu' needs the runtime bit-plane compressor section",
                           file=file, line=data.start_line, key="compressor")

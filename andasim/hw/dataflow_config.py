@@ -8,6 +8,7 @@ and the mapper's objective.
       gemv_k_split: {max_k_ways: 16, reduction_cycles_per_level: 1}
       weight_stationary: {reduction_cycles_per_level: 1}
       gpu_tiled: {tile_m_tokens: 128, tile_n_features: 128, tile_k_elements: 64}
+      systolic: {stationary: ws}       # SCALE-Sim's systolic array (a .cfg design sets it)
 
 Every dataflow key present is one the mapper may choose per GeMM; the schedules and candidate
 tilings live in `andasim.sim.dataflows.<name>` (docs/engine.md §3 gives every formula). A config
@@ -38,6 +39,11 @@ DATAFLOW_PARAMS: dict[str, Schema] = {
         "reduction_cycles_per_level": Field("int", min=0, max=1000, unit="cycles",
                                             doc="cycles per level of the column adder tree"),
     }),
+    "systolic": Schema({
+        "stationary": Field("enum", choices=("os", "ws", "is"),
+                            doc="SCALE-Sim's Dataflow: what stays in the PEs, outputs (os), weights (ws) or "
+                                "inputs (is); folds with fill and drain as SCALE-Sim 3.0 counts them"),
+    }),
     "gpu_tiled": Schema({
         "tile_m_tokens": Field("int", min=1, max=65536, unit="tokens", doc="TM, a multiple of pe_array.rows"),
         "tile_n_features": Field("int", min=1, max=65536, unit="features",
@@ -63,14 +69,14 @@ class DataflowConfig:
     """The dataflows a design supports (name -> parameters, in schema order) and the mapper's objective."""
 
     objective: str
-    supported: tuple[tuple[str, tuple[tuple[str, int], ...]], ...]
+    supported: tuple[tuple[str, tuple[tuple[str, int | str], ...]], ...]
     tie_fraction: float = DEFAULT_TIE_FRACTION
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.supported)
 
-    def params(self, name: str) -> dict[str, int]:
+    def params(self, name: str) -> dict[str, int | str]:
         return dict(dict(self.supported)[name])
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,7 +108,8 @@ def parse_dataflow(data: Any, *, file: str, line: int | None, rows: int, cols: i
             if p[key] % unit:
                 raise ConfigError(f"{p[key]} is not a multiple of {what} ({unit})", file=file,
                                   line=lines.get(key), key=f"dataflow.gpu_tiled.{key}")
-    supported = tuple((n, tuple(sorted((k, int(v)) for k, v in (data[n] or {}).items()))) for n in names)
+    supported = tuple((n, tuple(sorted((k, v if isinstance(v, str) else int(v))  # enums stay strings
+                                       for k, v in (data[n] or {}).items()))) for n in names)
     tie = data.get("tie_fraction")
     return DataflowConfig(objective=data.get("objective") or "min_cycles", supported=supported,
                           tie_fraction=DEFAULT_TIE_FRACTION if tie is None else float(tie))

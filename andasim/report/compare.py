@@ -9,6 +9,7 @@ profile heatmap, and the accuracy-efficiency trade-off when search journals are 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from andasim.errors import AndasimInputError
 from andasim.report import figures
 from andasim.report.comparison import ALL_METRICS, Comparison, RunSummary, compare, comparison_table
-from andasim.report.designs import design_label, model_label
+from andasim.report.designs import design_label, model_label, published_marks
 from andasim.report.per_layer import exact
 from andasim.report.sweep import Sweep
 from andasim.report.writers import csv_text, dumps_json, write_text
@@ -36,6 +37,13 @@ def read_journals(paths: Sequence[str | Path]) -> list[tuple[str, list[dict[str,
         missing = [k for k in needed if any(k not in e for e in evals)]
         if missing:
             raise AndasimInputError(f"--journals: {path}: evaluation records lack {', '.join(missing)}")
+        bad = next((e for e in evals if not all(
+            isinstance(e[k], int | float) and not isinstance(e[k], bool) and math.isfinite(e[k])
+            for k in ("bops_reduction", "accuracy")) or not all(isinstance(e[k], bool)
+                                                            for k in ("feasible", "accepted"))), None)
+        if bad is not None:
+            raise AndasimInputError(f"--journals: {path}: an evaluation record has a non-numeric "
+                                    "bops_reduction/accuracy or non-boolean feasible/accepted")
         tol = config.get("tolerance")
         label = Path(path).name.removesuffix(".jsonl").removesuffix(".journal")
         if isinstance(tol, int | float):
@@ -80,7 +88,7 @@ def run_comparison(out_dir: Path | str, sweep: Sweep, *, designs: Sequence[str],
     w = sweep.workload
     note = (f"{_provenance_note(runs)}. {w.phase}, {w.seq_len} tokens, batch {w.batch}, "
             f"GeMMs {'+'.join(w.modules)}; profile {profile or 'trace default'}.")
-    figures.plot_comparison(cmp, fig_dir, "comparison", note=note,
+    figures.plot_comparison(cmp, fig_dir, "comparison", note=note, published=published_marks(cmp),
                             title=f"Designs over {design_label(baseline)}, profile {profile or 'default'}")
     for trace in traces:
         trace_runs = [r for r in runs if r.trace == trace]

@@ -7,6 +7,8 @@ that every figure lists them the same way.
 
 from __future__ import annotations
 
+from typing import Any
+
 # The seven designs of the Anda paper's system evaluation (§4.1), in the paper's order.
 PAPER_DESIGNS = ("fp_fp", "fp_int", "ifpu", "figna", "figna_m11", "figna_m8", "anda")
 
@@ -36,9 +38,13 @@ _DESIGN_COLOURS = {
     "figna_m11": OKABE_ITO["reddish_purple"],
     "figna_m8": OKABE_ITO["blue"],
     "anda": OKABE_ITO["vermillion"],
-    "pe64": OKABE_ITO["yellow"],
+    "pe64": "#882255",  # Tol's wine: Okabe–Ito yellow nearly vanishes as a line on white
 }
-_FALLBACK = list(OKABE_ITO.values())
+# Colours for designs beyond the eight above: Paul Tol's "muted" scheme (colour-blind safe,
+# https://personal.sron.nl/~pault/), so that ten or more designs in one figure never repeat a colour.
+TOL_MUTED = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
+             "#AA4499")
+_FALLBACK = [*(c for n, c in OKABE_ITO.items() if n != "yellow"), *TOL_MUTED, OKABE_ITO["yellow"]]
 
 # Energy categories of the breakdown figures.
 CATEGORY_LABELS = {"compute": "Compute (PEs, BPC, vector unit, control)", "sram": "On-chip SRAM",
@@ -54,13 +60,32 @@ PAPER_MODELS = {
 }
 
 
+# The Anda paper's averages of Anda over FP-FP (abstract); figures mark them beside the simulated ones.
+PUBLISHED_AVERAGES = {"speedup": 2.4, "area_efficiency": 4.0, "energy_efficiency": 3.1}
+PUBLISHED_SOURCE = "Fang et al., Anda, HPCA 2025 (arXiv 2411.15982), abstract"
+
+
+def published_marks(cmp: Any) -> dict[str, tuple[str, float]]:
+    """The published averages to mark on a comparison: only for Anda over FP-FP."""
+    if cmp.baseline != "fp_fp" or "anda" not in cmp.designs:
+        return {}
+    return {metric: ("anda", value) for metric, value in PUBLISHED_AVERAGES.items()}
+
+
 def design_label(name: str) -> str:
-    """Full display name of a design (its config name when andasim does not know it)."""
+    """Full display name of a design; a design given as a YAML path is named by its file stem."""
+    if name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name:
+        stem = name.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        return DESIGN_LABELS.get(stem, stem)
     return DESIGN_LABELS.get(name, name)
 
 
-def design_colour(name: str, index: int = 0) -> str:
-    return _DESIGN_COLOURS.get(name, _FALLBACK[index % len(_FALLBACK)])
+def design_colours(names: list[str] | tuple[str, ...]) -> list[str]:
+    """One distinct colour per design of a figure: the fixed colour of a known design, the next
+    unused colour of the Okabe–Ito + Tol palettes otherwise (up to 17 designs without a repeat)."""
+    fixed = [_DESIGN_COLOURS.get(n) for n in names]
+    free = iter(c for c in _FALLBACK if c not in fixed)
+    return [c if c is not None else next(free, _FALLBACK[i % len(_FALLBACK)]) for i, c in enumerate(fixed)]
 
 
 def model_label(trace: str) -> str:

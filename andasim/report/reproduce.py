@@ -33,17 +33,30 @@ from andasim.report.comparison import (
     comparison_table,
     geomean,
 )
-from andasim.report.designs import PAPER_DESIGNS, PAPER_MODELS, design_label, model_label
+from andasim.report.designs import (
+    PAPER_DESIGNS,
+    PAPER_MODELS,
+    PUBLISHED_AVERAGES,
+    PUBLISHED_SOURCE,
+    design_label,
+    model_label,
+    published_marks,
+)
+from andasim.report.fp_fp_readings import (
+    READINGS,
+    category_ratios,
+    category_shares,
+    readings_text,
+    sensitivity,
+)
 from andasim.report.sweep import Sweep, Workload
 from andasim.report.writers import csv_text, dumps_json, write_text
 
 # Abstract of the paper: "on average ... over the GPU-like FP-FP baseline" (anda.md §4.1). The paper does
 # not say whether the average is over models only, or over models and both tolerances; andasim sets it
 # beside each tolerance and beside the geometric mean over both.
-PUBLISHED_AVERAGES = {"speedup": 2.4, "area_efficiency": 4.0, "energy_efficiency": 3.1}
 # The paper does not say whether its energy includes DRAM: 3.1x is set beside both readings.
 PUBLISHED_FOR_METRIC = {**PUBLISHED_AVERAGES, "energy_efficiency_on_chip": 3.1}
-PUBLISHED_SOURCE = "Fang et al., Anda, HPCA 2025 (arXiv 2411.15982), abstract"
 TOLERANCES = {"0.1pct": "0.1% loss", "1pct": "1% loss"}
 DATASET = "wikitext2"
 LABEL = ("Shape-only traces (model shapes from the model cards; no recorded activations); the mantissa "
@@ -145,11 +158,30 @@ def published_text(per_tol: dict[str, Comparison], overall: dict[str, float],
     return "\n".join(lines) + "\n"
 
 
+def extra_runs(traces: Sequence[str], designs: Sequence[str], baseline: str) -> int:
+    """Runs beyond designs x models x tolerances: the second FP-FP reading and the sensitivity."""
+    if not _with_readings(designs, baseline):
+        return 0
+    from andasim.report.fp_fp_readings import SRAM_FACTORS, TILE_VARIANTS
+
+    return len(TOLERANCES) * len(traces) + len(TILE_VARIANTS) + len(SRAM_FACTORS)
+
+
+def _with_readings(designs: Sequence[str], baseline: str) -> bool:
+    return "anda" in designs and baseline == "fp_fp"
+
+
 def reproduce_anda(out_dir: Path | str, sweep: Sweep, *, traces: Sequence[str] = tuple(PAPER_MODELS),
                    designs: Sequence[str] = PAPER_DESIGNS, baseline: str = "fp_fp",
                    progress: Callable[[], None] | None = None) -> tuple[dict[str, Any], str]:
-    """Run the evaluation, write figures and tables under `out_dir`; return (JSON object, text report)."""
+    """Run the evaluation, write figures and tables under `out_dir`; return (JSON object, text report).
+
+    With Anda and the GPU-like FP-FP among the designs, also runs the least-traffic FP-FP reading,
+    the per-category energy ratios and the sensitivity to the GPU tile and the SRAM energy per bit
+    (`andasim.report.fp_fp_readings`).
+    """
     out = Path(out_dir)
+    readings = _with_readings(designs, baseline)
     fig_dir = out / "figures"
     per_tol: dict[str, Comparison] = {}
     tidy: list[list[Any]] = []
@@ -160,12 +192,13 @@ def reproduce_anda(out_dir: Path | str, sweep: Sweep, *, traces: Sequence[str] =
                             "cost_tables": {d: sweep.hw(d).cost_table for d in designs}, "tolerances": {}}
     for tol in TOLERANCES:
         tol_runs = []
+        run_designs = [*designs, READINGS["least_traffic"]] if readings else list(designs)
         for t in traces:
-            for d in designs:
+            for d in run_designs:
                 tol_runs.append(sweep.run(d, t, profile_name(tol)))
                 if progress is not None:
                     progress()
-        cmp = compare(tol_runs, designs, traces, baseline)
+        cmp = compare(tol_runs, run_designs, traces, baseline)
         per_tol[tol] = cmp
         tidy += [[tol, *row] for row in tidy_rows(tol_runs, cmp)]
         llama = [r for r in tol_runs if r.trace == "llama13b"]
@@ -179,8 +212,16 @@ def reproduce_anda(out_dir: Path | str, sweep: Sweep, *, traces: Sequence[str] =
             "energy_breakdown_llama13b_j": {r.design: r.energy_by_category_j for r in llama},
             "runs": [r.to_dict() | {"gemm_cycles": None} for r in tol_runs],
         }
+        if readings:
+            entry = data["tolerances"][tol]
+            per_reading = {r: compare(tol_runs, ["anda", d], traces, d) for r, d in READINGS.items()}
+            entry["anda_over_fp_fp_readings"] = {r: {m: c.geomean[m]["anda"] for m in ALL_METRICS}
+                                                 for r, c in per_reading.items()}
+            entry["category_ratios_anda_over"] = {r: category_ratios(tol_runs, "anda", d, traces)
+                                                  for r, d in READINGS.items()}
+            entry["energy_shares_llama13b"] = {r.design: category_shares(r) for r in llama}
         note = f"{LABEL} Prefill {sweep.workload.seq_len} tokens, batch {sweep.workload.batch}."
-        figures.plot_comparison(cmp, fig_dir, f"comparison_{tol}", note=note,
+        figures.plot_comparison(cmp, fig_dir, f"comparison_{tol}", note=note, published=published_marks(cmp),
                                 title=f"Designs over FP-FP (GPU-like), WikiText-2 profiles at "
                                       f"{TOLERANCES[tol]}")
         if llama:
@@ -213,12 +254,17 @@ def reproduce_anda(out_dir: Path | str, sweep: Sweep, *, traces: Sequence[str] =
     t3 = table_iii_rows(calib, sweep.hw(s["hw"]))
     data["table_iii"] = {"scenario": {k: list(v) if isinstance(v, tuple) else v for k, v in s.items()},
                          "rows": t3}
+    if readings:
+        data["fp_fp_readings"] = {r: {"design": d, "label": design_label(d)} for r, d in READINGS.items()}
+        data["sensitivity"] = sensitivity(sweep, traces, profile_name("1pct"), out / "sensitivity",
+                                          progress=progress)
     text_parts = [LABEL, ""]
     for tol, cmp in per_tol.items():
         text_parts.append(f"== WikiText-2 profiles at {TOLERANCES[tol]} ==")
         text_parts += [comparison_table(cmp, m) for m in ALL_METRICS]
-    if "anda" in designs and baseline == "fp_fp":
+    if readings:
         text_parts.append(published_text(per_tol, overall, t3))
+        text_parts.append(readings_text(data))
     text = "\n".join(text_parts)
     write_text(out / "reproduction.txt", text)
     write_text(out / "reproduction.json", dumps_json(data))

@@ -52,14 +52,16 @@ def run_tokens(inputs: dict[str, Any]) -> int:
 
 @lru_cache(maxsize=1)
 def engine_fingerprint() -> str:
-    """Hash of the engine's source (andasim/sim, andasim/hw/pe.py): a changed engine invalidates the cache."""
+    """Hash of the engine's source (andasim/sim with its dataflows, andasim/hw/pe.py): a changed engine
+    invalidates the cache."""
     import andasim.hw.pe
     import andasim.sim
 
-    files = [*sorted(Path(andasim.sim.__file__).parent.glob("*.py")), Path(andasim.hw.pe.__file__)]
+    sim_dir = Path(andasim.sim.__file__).parent
+    files = [*sorted(sim_dir.rglob("*.py")), Path(andasim.hw.pe.__file__)]
     digest = hashlib.sha256()
     for f in files:
-        digest.update(f.name.encode() + b"\0" + f.read_bytes())
+        digest.update(f.relative_to(sim_dir.parent).as_posix().encode() + b"\0" + f.read_bytes())
     return digest.hexdigest()
 
 
@@ -105,6 +107,10 @@ class Sweep:
         other = Sweep(self.cache_dir, workload, self.progress)
         other._traces, other._hw = self._traces, self._hw
         return other
+
+    def add_design(self, name: str, hw: HardwareConfig) -> None:
+        """Make a design that is not a bundled file (e.g. a sensitivity variant) runnable as `name`."""
+        self._hw[name] = hw
 
     def hw(self, design: str) -> HardwareConfig:
         if design not in self._hw:

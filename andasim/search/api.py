@@ -43,7 +43,7 @@ def make_evaluator(*, model: str | None = None, trace: Any = None, evaluator: st
 
         WeightMode.parse(weights)
         check_model_arg(model)
-        require_torch()  # one clear line without the models extra, before the torch-only modules load
+        require_torch("the perplexity evaluator")  # one clear line without the models extra
         from andasim.search.evaluators.perplexity import from_model_name
         from andasim.workload.card import bundled_card_names, load_card
         from andasim.workload.hf_models import card_from_config

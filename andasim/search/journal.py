@@ -15,8 +15,28 @@ from pathlib import Path
 from typing import Any
 
 from andasim.errors import AndasimInputError
+from andasim.safe_read import read_regular_file, regular_file_size
 
 JOURNAL_VERSION = 1
+MAX_JOURNAL_BYTES = 64 * 2**20  # a 32-evaluation search writes ~20 KiB
+
+
+def _is_header(record: dict[str, Any]) -> bool:
+    return record.get("type") == "header" and isinstance(record.get("config"), dict)
+
+
+def _parse_record(line: bytes, path: Path | str, number: int) -> dict[str, Any] | None:
+    """One journal line as a record; None when it is not valid JSON (the caller decides)."""
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except ValueError:  # not UTF-8, or not JSON
+        return None
+    if number == 1 and not _is_header(record if isinstance(record, dict) else {}):
+        raise AndasimInputError(f"{path}: not a search journal (no header line); use another journal file")
+    if not isinstance(record, dict) or not isinstance(record.get("type"), str) or (
+            record["type"] in ("eval", "heldout") and not isinstance(record.get("key"), str)):
+        raise AndasimInputError(f"{path}:{number}: not a search journal record; use another journal file")
+    return record
 
 
 def evaluation_key(combination: tuple[int, ...], per_layer: dict[int, dict[str, int]] | None) -> str:
@@ -56,12 +76,14 @@ class Journal:
         """Create the journal, or reopen it for replay after checking that its config matches."""
         path = Path(path)
         config = _canonical(config)
+        if path.exists() or path.is_symlink():
+            regular_file_size(path)  # a FIFO or device would block or never end
         if not path.exists() or path.stat().st_size == 0:
             path.parent.mkdir(parents=True, exist_ok=True)
             journal = cls(path, config, [])
             journal._write({"type": "header", "version": JOURNAL_VERSION, "config": config})
             return journal
-        raw = path.read_bytes()
+        raw = read_regular_file(path, max_bytes=MAX_JOURNAL_BYTES, what="search journal")
         lines = raw.split(b"\n")
         if lines and lines[-1] == b"":
             lines.pop()
@@ -72,12 +94,12 @@ class Journal:
                 fh.truncate(len(raw) - len(raw.rsplit(b"\n", 1)[-1]))
         records = []
         for number, line in enumerate(lines, start=1):
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+            record = _parse_record(line, path, number)
+            if record is None:
                 raise AndasimInputError(f"{path}:{number}: journal line is not valid JSON; "
-                                        "move the file away to start a fresh search") from None
-        if not records or records[0].get("type") != "header":
+                                        "move the file away to start a fresh search")
+            records.append(record)
+        if not records or not _is_header(records[0]):
             raise AndasimInputError(f"{path}: not a search journal (no header line); use another --journal")
         if records[0].get("version") != JOURNAL_VERSION:
             raise AndasimInputError(f"{path}: journal version {records[0].get('version')!r}, "
@@ -160,13 +182,16 @@ class Journal:
 
 def read_journal(path: Path | str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(config, events) of a journal, read-only (for reports and agreement studies)."""
-    lines = [ln for ln in Path(path).read_text(encoding="utf-8").splitlines() if ln.strip()]
+    raw = read_regular_file(path, max_bytes=MAX_JOURNAL_BYTES, what="search journal")
+    lines = [ln for ln in raw.split(b"\n") if ln.strip()]
     records = []
-    for line in lines:
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
+    for number, line in enumerate(lines, start=1):
+        record = _parse_record(line, path, number)
+        if record is None:
+            if number < len(lines):
+                raise AndasimInputError(f"{path}:{number}: journal line is not valid JSON")
             break  # a torn last line
-    if not records or records[0].get("type") != "header":
+        records.append(record)
+    if not records or not _is_header(records[0]):
         raise AndasimInputError(f"{path}: not a search journal (no header line)")
     return records[0]["config"], records[1:]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from andasim.hw.config import HardwareConfig
 from andasim.hw.pe import pe_model
+from andasim.sim.dataflows.systolic import systolic_counts
 from andasim.sim.dataflows.tiling import cdiv
 from andasim.sim.job import GemmJob, make_job
 from andasim.sim.mapping import map_and_schedule
@@ -86,4 +87,8 @@ def simulate_gemm(hw: HardwareConfig, gemm: GeMM, m_bits: int | None, next_m_bit
     counters = counters_from_raw(job, raw, bops)
     job_info = {"m_bits": job.m_bits or None, "next_m_bits": job.next_m_bits or None,
                 "cycles_per_group": job.cps, "next_k": job.out_num * job.n // job.out_den}
+    if "systolic" in hw.dataflow.names:  # SCALE-Sim's own compute report, next to andasim's counters
+        stationary = str(hw.dataflow.params("systolic")["stationary"])
+        counts = systolic_counts(stationary, gemm.m, gemm.n, gemm.k, job.rows, job.cols)
+        job_info["scalesim"] = counts.to_dict()
     return GemmResult(counters=counters, mapping=mp.to_dict(), job=job_info, freq_mhz=hw.freq_mhz)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from andasim.errors import AndasimInputError
 from andasim.hw.config import HardwareConfig
 from andasim.hw.pe import ANDA_EXPONENT_BITS, FP16_BITS, WEIGHT_SCALE_BITS, pe_model
 from andasim.workload.gemm import GeMM
@@ -87,6 +88,11 @@ def make_job(hw: HardwareConfig, gemm: GeMM, m_bits: int | None, next_m_bits: in
     """
     pe = pe_model(hw)
     attention = gemm.module in ATTENTION_MODULES or gemm.weight_operand == "activation"
+    fp16_weights = gemm.weight_operand == "fp16"   # a generic GeMM (SCALE-Sim layer): FP16 x FP16
+    if fp16_weights and pe.anda_storage:
+        raise AndasimInputError(f"{gemm.name}: design {hw.name!r} runs Anda activations; a generic FP16 GeMM "
+                                "(e.g. a SCALE-Sim topology layer) needs an FP16 design, e.g. the .cfg's own "
+                                "or fp_fp")
     anda_in = pe.anda_storage and not attention
     if anda_in and (m_bits is None or not 1 <= m_bits <= 16):
         raise ValueError(f"{gemm.name}: the Anda design needs a mantissa width 1..16, got {m_bits!r}")
@@ -111,8 +117,8 @@ def make_job(hw: HardwareConfig, gemm: GeMM, m_bits: int | None, next_m_bits: in
         act_group_bits=gs * (1 + m_bits) + ANDA_EXPONENT_BITS if anda_in else 0,
         act_group_exp_bits=ANDA_EXPONENT_BITS if anda_in else 0,
         act_value_bits=0 if anda_in else FP16_BITS,
-        w_value_bits=FP16_BITS if attention else hw.weights.bits,
-        w_scale_bits=0 if attention else WEIGHT_SCALE_BITS,
+        w_value_bits=FP16_BITS if attention or fp16_weights else hw.weights.bits,
+        w_scale_bits=0 if attention or fp16_weights else WEIGHT_SCALE_BITS,
         scale_group=hw.weights.scale_group_size,
         out_num=nk // g, out_den=gemm.n // g,
         out_bits_num=out_bits_num, out_bits_den=out_bits_den,

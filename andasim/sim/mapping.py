@@ -49,12 +49,16 @@ def lower_bound_cycles(job: GemmJob, mp: Mapping) -> int:
 
 
 def _no_fit(job: GemmJob, cfg: DataflowConfig) -> AndasimInputError:
+    small_m_only = "; gemv_k_split maps only GeMMs with fewer tokens than array rows" \
+        if cfg.names == ("gemv_k_split",) and job.m >= job.rows else ""
     return AndasimInputError(
         f"no supported dataflow ({', '.join(cfg.names)}) fits a {job.m}x{job.k}x{job.n} GeMM in these "
         f"buffers (too small for one {job.rows}x{job.cols} tile): "
         f"act_mantissa {job.act_mant_cap_bits // 8} B, "
         f"act_exponent {job.act_exp_cap_bits // 8} B, weight {job.weight_cap_bits // 8} B, "
-        f"output {job.output_cap_bits // 8} B")
+        f"output {job.output_cap_bits // 8} B{small_m_only}; "
+        + ("enlarge the buffers" if "output_stationary" in cfg.names
+           else "add output_stationary to the design's dataflow section or enlarge the buffers"))
 
 
 def map_and_schedule(job: GemmJob, cfg: DataflowConfig = DEFAULT) -> tuple[Mapping, dict[str, int]]:
@@ -62,6 +66,11 @@ def map_and_schedule(job: GemmJob, cfg: DataflowConfig = DEFAULT) -> tuple[Mappi
     cands = candidates(job, cfg)
     if not cands:
         raise _no_fit(job, cfg)
+    return select(job, cands, cfg)
+
+
+def select(job: GemmJob, cands: list[Mapping], cfg: DataflowConfig) -> tuple[Mapping, dict[str, int]]:
+    """Choose among `cands` (non-empty) by `cfg.objective`: the search of the module docstring."""
     bound = {id(mp): lower_bound_cycles(job, mp) for mp in cands}
     simulated: dict[str, tuple[Mapping, dict[str, int]]] = {}
 

@@ -107,6 +107,38 @@ def _streamed_tiles(job: GemmJob, mp: Mapping, b: int, r0: int, rows: int, c0: i
     return tiles
 
 
+def _fold_tiles(job: GemmJob, mp: Mapping, b: int, r0: int, rows: int, c0: int, cols: int, k0: int, kk: int,
+                ci: int, n_chunks: int) -> list[_Tile]:
+    """Systolic folds (SCALE-Sim's): os R tokens x C features over the chunk, fill + drain R + C - 2;
+    ws R K elements x C features with the block's tokens streamed, is R K elements x C tokens with the
+    block's features streamed, fill + drain 2R + C - 2; partial sums between K folds in the output buffer."""
+    R, C = job.rows, job.cols
+    last_chunk = ci == n_chunks - 1
+    tiles = []
+    if mp.tile_kind == "fold_os":
+        pairs = [(tr, tc) for tr in range(r0, r0 + rows, R) for tc in range(c0, c0 + cols, C)]
+        spill = n_chunks > 1 and len(pairs) > 1
+        for tr, tc in pairs:
+            rt, ct = min(R, r0 + rows - tr), min(C, c0 + cols - tc)
+            tiles.append(_Tile(b, tr, rt, tc, ct, k0, kk, kk + R + C - 2, 0, last_chunk, ci == 0,
+                               rt * job.act_bits(kk), rt * job.act_exp_bits(kk), ct * job.weight_bits(kk),
+                               rt * ct * PARTIAL_SUM_BITS if spill and ci > 0 else 0,
+                               rt * ct * PARTIAL_SUM_BITS if spill and not last_chunk else 0))
+        return tiles
+    ws = mp.tile_kind == "fold_ws"
+    outer = ([(r0, rows, tc, min(C, c0 + cols - tc)) for tc in range(c0, c0 + cols, C)] if ws else
+             [(tr, min(C, r0 + rows - tr), c0, cols) for tr in range(r0, r0 + rows, C)])
+    k_folds = [(k, min(R, k0 + kk - k)) for k in range(k0, k0 + kk, R)]
+    for tr, rt, tc, ct in outer:
+        for i, (ks, ke) in enumerate(k_folds):
+            first, last = i == 0 and ci == 0, i == len(k_folds) - 1 and last_chunk
+            tiles.append(_Tile(b, tr, rt, tc, ct, ks, ke, 2 * R + C + (rt if ws else ct) - 2, 0, last, first,
+                               rt * job.act_bits(ke), rt * job.act_exp_bits(ke), ct * job.weight_bits(ke),
+                               rt * ct * PARTIAL_SUM_BITS if not first else 0,
+                               rt * ct * PARTIAL_SUM_BITS if not last else 0))
+    return tiles
+
+
 def enumerate_blocks(job: GemmJob, mp: Mapping) -> list[_Block]:
     """Blocks in loop order (all `count` instances), each with its tiles and operand loads."""
     blocks: list[_Block] = []
@@ -129,6 +161,9 @@ def enumerate_blocks(job: GemmJob, mp: Mapping) -> list[_Block]:
                              depends_on=b - 1 if single else b - 2)
                 if mp.tile_kind == "streamed":
                     blk.tiles = _streamed_tiles(job, mp, b, mi * mp.tm, rows, nj * mp.tn, cols, k0, kk)
+                elif mp.tile_kind.startswith("fold_"):
+                    blk.tiles = _fold_tiles(job, mp, b, mi * mp.tm, rows, nj * mp.tn, cols, k0, kk, ci,
+                                            len(chunks))
                 else:
                     blk.tiles = _array_tiles(job, mp, b, mi * mp.tm, rows, nj * mp.tn, cols, k0, kk, ci,
                                              len(chunks))
@@ -139,6 +174,15 @@ def enumerate_blocks(job: GemmJob, mp: Mapping) -> list[_Block]:
 
 def _pe_work(job: GemmJob, mp: Mapping, tile: _Tile, r: int, c: int, cyc: int) -> tuple[int, int, int] | None:
     """(token, feature, group within the tile) that PE (r, c) works on in cycle `cyc` of the tile, or None."""
+    if mp.tile_kind.startswith("fold_"):
+        # a systolic fold: PE (r, c) works T consecutive cycles from r + c (the skew); os holds
+        # tokens x features (T = kk), ws K elements x features (T = tokens), is K elements x tokens
+        # (T = features); the numeric model does not cover folds (no operands here)
+        spatial_r, spatial_c, t = {"fold_os": (tile.rt, tile.ct, tile.kk),
+                                   "fold_ws": (tile.kk, tile.ct, tile.rt),
+                                   "fold_is": (tile.kk, tile.rt, tile.ct)}[mp.tile_kind]
+        busy = r < spatial_r and c < spatial_c and r + c <= cyc < r + c + t
+        return (0, 0, 0) if busy else None
     if c >= tile.ct or cyc >= tile.cycles - tile.red:
         return None
     groups = _cdiv(tile.kk, job.lanes)

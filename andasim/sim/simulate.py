@@ -29,9 +29,25 @@ VECTOR_MODULE = "vector"
 PHASES = ("prefill", "decode")
 _CONSUMER = {"pv": "o", "o": "up", "up": "down"}
 
+# Work limit: the engine steps through every R x C output tile of every distinct GeMM (about 4e7
+# tile steps per CPU second measured on the 2-core dev machine, docs/performance.md) and keeps
+# two int64 queues of one entry per tile, so 2.5e8 tile steps are seconds and at most 4 GB.
+# Beyond that a run is almost always a typo (`--seq-len 1000000000000`); `max_tile_steps=None`
+# (`andasim run --force`) runs it anyway.
+MAX_TILE_STEPS = 250_000_000
+
+
+def estimate_tile_steps(hw: HardwareConfig, gemms: Sequence[GeMM]) -> int:
+    """Output tiles the engine will step through: count x ceil(m/R) x ceil(n/C) per distinct shape."""
+    rows, cols = hw.pe_array.rows, hw.pe_array.cols
+    shapes = {g.shape_key: g for g in gemms}
+    return sum(g.count * -(-g.m // rows) * -(-g.n // cols) for g in shapes.values())
+
 
 def _workload_info(workload: Any) -> tuple[Any, dict[str, Any]]:
     """(card or None, JSON echo of the workload)."""
+    if hasattr(workload, "workload_echo"):  # e.g. a SCALE-Sim topology: GeMMs plus its own provenance
+        return None, workload.workload_echo()
     if getattr(workload, "card", None) is not None and hasattr(workload, "trace_id"):
         return workload.card, {"trace_id": workload.trace_id, "label": workload.label,
                                "shape_only": bool(workload.shape_only), "model": workload.card.name}
@@ -46,7 +62,8 @@ def _workload_info(workload: Any) -> tuple[Any, dict[str, Any]]:
 def simulate(hw: HardwareConfig, workload: Any, precision: PrecisionProfile | None, *,
              phase: str = "prefill", seq_len: int = 2048, batch: int = 1, kv_len: int | None = None,
              modules: Sequence[str] | None = None,
-             progress: Callable[[int, int], None] | None = None) -> Result:
+             progress: Callable[[int, int], None] | None = None,
+             max_tile_steps: int | None = MAX_TILE_STEPS) -> Result:
     """Simulate `workload` (a Trace, a ModelCard or a list of GeMMs) on `hw`.
 
     Typed values only (this layer reads no files); `andasim.simulate` also takes names and lists.
@@ -55,7 +72,8 @@ def simulate(hw: HardwareConfig, workload: Any, precision: PrecisionProfile | No
     design and echoed (but unused) for the FP16-storage baselines. For a trace or card, `modules`
     defaults to qkv, o, up, down; add qk, pv, lm_head or `vector` (norms, softmax, activations) to
     include them. A GeMM list is simulated as given unless `modules` filters it.
-    `progress(done, total)` is called after each distinct GeMM is simulated.
+    `progress(done, total)` is called after each distinct GeMM is simulated. A run estimated
+    above `max_tile_steps` (see `estimate_tile_steps`) is refused before it starts; None lifts it.
     """
     if phase not in PHASES:
         raise AndasimInputError(f"phase must be one of {', '.join(PHASES)}, got {phase!r}")
@@ -75,6 +93,12 @@ def simulate(hw: HardwareConfig, workload: Any, precision: PrecisionProfile | No
             raise AndasimInputError(str(exc)) from None
     else:
         gemms = [g for g in workload if g.module in gemm_modules]
+    steps = estimate_tile_steps(hw, gemms)
+    if max_tile_steps is not None and steps > max_tile_steps:
+        raise AndasimInputError(
+            f"this run is about {steps:.3g} tile steps of the engine, above the limit of "
+            f"{max_tile_steps:.3g} (~4e7 per CPU second); use a smaller --seq-len/--batch or a larger array, "
+            "or pass --force (andasim run) to run it anyway")
     pe = pe_model(hw)
     anda = pe.anda_storage
     if anda and precision is None and any(g.module in (*FP_INT_MODULES, "lm_head") for g in gemms):

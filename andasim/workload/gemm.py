@@ -12,7 +12,11 @@ from dataclasses import asdict, dataclass
 # the Anda precision search assigns a mantissa width (anda.md §3.1); `qk` and `pv` are the FP16
 # attention matmuls; `lm_head` is the final projection.
 FP_INT_MODULES = ("qkv", "o", "up", "down")
-MODULE_TYPES = (*FP_INT_MODULES, "qk", "pv", "lm_head")
+# A generic GeMM of a foreign topology (a SCALE-Sim layer): FP16 activations x FP16 weights, no
+# Anda precision, no consumer; its right operand is `fp16`.
+GENERIC_MODULE = "gemm"
+MODULE_TYPES = (*FP_INT_MODULES, "qk", "pv", "lm_head", GENERIC_MODULE)
+WEIGHT_OPERANDS = ("int4", "activation", "fp16")
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,8 @@ class GeMM:
     """An `m x k` by `k x n` matrix product, repeated `count` times with the same shape.
 
     `weight_operand` says what the right-hand matrix is: `int4` weights from DRAM (the FP-INT
-    GeMMs and lm_head) or `activation` (attention: K or V of the KV cache, FP16).
+    GeMMs and lm_head), `activation` (attention: K or V of the KV cache, FP16) or `fp16`
+    (unquantized FP16 weights of a generic `gemm`, e.g. a SCALE-Sim topology layer).
     """
 
     name: str
@@ -38,8 +43,9 @@ class GeMM:
         if min(self.m, self.k, self.n, self.count) <= 0:
             raise ValueError(f"GeMM {self.name}: sizes must be positive, got m={self.m} k={self.k} "
                              f"n={self.n} count={self.count}")
-        if self.weight_operand not in ("int4", "activation"):
-            raise ValueError(f"weight_operand must be 'int4' or 'activation', got {self.weight_operand!r}")
+        if self.weight_operand not in WEIGHT_OPERANDS:
+            raise ValueError(f"weight_operand must be one of {', '.join(WEIGHT_OPERANDS)}, "
+                             f"got {self.weight_operand!r}")
 
     @property
     def macs(self) -> int:

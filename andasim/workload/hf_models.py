@@ -51,13 +51,25 @@ SHORT_NAMES: dict[str, dict[str, Any]] = {
 }
 
 
-def require_torch() -> Any:
-    """Import torch and transformers or raise AndasimInputError with the install command."""
+def force_offline() -> None:
+    """Never reach the Hugging Face Hub: models come from installed packages or local paths.
+
+    Set, not `setdefault`: a user's `HF_HUB_OFFLINE=0` must not turn network access back on
+    (docs/models.md). Called before transformers / huggingface_hub are imported, which read the
+    variables at import time.
+    """
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+def require_torch(purpose: str = "recording traces") -> Any:
+    """Import torch and transformers (offline) or raise AndasimInputError naming the extra."""
+    force_offline()
     try:
         import torch
         import transformers  # noqa: F401
     except ImportError as exc:
-        raise AndasimInputError(f"real models need the models extra ({exc.name} is missing): "
+        raise AndasimInputError(f"{purpose} needs the models extra ({exc.name} is missing): "
                                 f"{INSTALL_HINT}") from None
     return torch
 
@@ -111,6 +123,9 @@ def check_model_arg(name_or_path: str) -> None:
     """Refuse a --model that is neither a short name nor an existing directory or .gguf file."""
     if name_or_path in SHORT_NAMES:
         return
+    if not name_or_path.strip():
+        raise AndasimInputError(f"--model is empty; give a short name ({', '.join(SHORT_NAMES)}), a local "
+                                "directory or a .gguf file")
     path = Path(name_or_path)
     if not path.exists():
         raise AndasimInputError(f"--model {name_or_path!r}: not a short name "
@@ -126,9 +141,7 @@ def load_causal_lm(name_or_path: str) -> tuple[Any, Any, dict[str, Any]]:
     torch/transformers versions: the provenance a trace records.
     """
     check_model_arg(name_or_path)
-    torch = require_torch()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    torch = require_torch("loading a real model")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     info: dict[str, Any] = {"name": name_or_path}
@@ -156,7 +169,8 @@ def load_causal_lm(name_or_path: str) -> tuple[Any, Any, dict[str, Any]]:
         tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **kwargs).eval()
     except (OSError, ValueError) as exc:
-        raise AndasimInputError(f"--model {name_or_path!r}: cannot load it offline: {exc}") from None
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise AndasimInputError(f"--model {name_or_path!r}: cannot load it offline: {reason}") from None
     import transformers
 
     info.update(torch_version=torch.__version__, transformers_version=transformers.__version__,

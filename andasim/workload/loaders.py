@@ -5,7 +5,8 @@ Accepted, in this order:
 1. a bundled trace in either spelling (`llama7b` or `llama-7b`, `opt6.7b` or `opt-6.7b`);
 2. a bundled model card name in either spelling (`opt-175b`, `gemma2-27b`): a shape-only trace;
 3. an existing file, read by the reader registered for its suffix: `.npz` (andasim trace), `.yaml`/`.yml`
-   (model card), `.json` (a Hugging Face `config.json`, read offline), `.csv` (a GeMM list).
+   (model card), `.json` (a Hugging Face `config.json`, read offline), `.csv` (a GeMM list, or a
+   SCALE-Sim topology when its header is one: `andasim.workload.scalesim_topology`).
 
 Cards, `config.json` files and GeMM lists carry no activations and no precision profiles; the
 workload says so in its label. Other readers (e.g. SCALE-Sim topology CSVs) register with
@@ -26,9 +27,10 @@ from andasim.safe_read import MIB, read_text_file
 from andasim.suggest import did_you_mean, name_key
 from andasim.workload.card import ModelCard, bundled_card_names, load_card
 from andasim.workload.gemm_list import GemmListWorkload, load_gemm_list
+from andasim.workload.scalesim_topology import Topology, looks_like_topology, read_topology
 from andasim.workload.trace import Trace, bundled_trace_names, load_trace
 
-Workload = Trace | GemmListWorkload
+Workload = Trace | GemmListWorkload | Topology
 Reader = Callable[[Path], Any]
 
 _READERS: dict[str, list[tuple[Callable[[Path], bool] | None, Reader]]] = {}
@@ -88,6 +90,7 @@ register_reader(".yaml", _card_yaml)
 register_reader(".yml", _card_yaml)
 register_reader(".json", _hf_config)
 register_reader(".csv", load_gemm_list)
+register_reader(".csv", read_topology, sniff=looks_like_topology)  # SCALE-Sim topologies, by their header
 
 
 def workload_names() -> list[str]:
@@ -146,4 +149,4 @@ def load_workload(spec: str | Path | Workload) -> Workload:
     where = "no such file" if path.suffix or "/" in text else "no bundled trace or model card of that name"
     raise TraceError(f"{text}: {where};{did_you_mean(path.stem if path.suffix else text, workload_names())} "
                      f"bundled: {', '.join(workload_names())}; files: .npz trace, card .yaml, "
-                     "Hugging Face config.json, GeMM-list .csv")
+                     "Hugging Face config.json, GeMM-list .csv, SCALE-Sim topology .csv")

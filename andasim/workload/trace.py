@@ -13,6 +13,11 @@ A trace lets the simulator and the precision search work without the model. On d
 
 A shape-only trace has only the header. Every check failure raises `TraceError` naming the
 file and the key or array; writes are atomic (temp file + os.replace).
+
+A trace file may be hostile, and its checksum proves nothing (anyone can recompute it). Before
+any array is decompressed, the reader checks the zip directory's declared sizes and every
+`.npy` header's shape against the bytes actually stored (numpy would otherwise allocate a
+declared 6e14-element array before reading a byte), and the header's types before using them.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import numpy as np
 
 from andasim.bundled import bundled_dir
 from andasim.errors import AndasimInputError, TraceError
+from andasim.safe_read import regular_file_size, short
 from andasim.workload.card import ModelCard
 from andasim.workload.gemm import FP_INT_MODULES
 from andasim.workload.precision import PrecisionProfile
@@ -42,6 +48,12 @@ _HEADER_KEYS = ("format", "version", "trace_id", "label", "shape_only", "card", 
 _ACT_RE = re.compile(r"^act/L(\d+)/(qkv|o|up|down)$")
 _W_RE = re.compile(r"^w/L(\d+)/(qkv|o|up|down)/(columns|values|bias)$")
 _DTYPES = {"act": "float16", "columns": "int64", "values": "float32", "bias": "float32"}
+_TRACE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")  # a file-name-safe id, no ../
+# Limits far above the bundled traces (the largest is a few MB), far below what exhausts memory.
+MAX_TRACE_BYTES = 4 * 2**30         # the .npz file on disk
+MAX_ARRAY_BYTES = 2**30             # one decompressed array
+MAX_TOTAL_ARRAY_BYTES = 4 * 2**30   # all decompressed arrays together
+MAX_HEADER_BYTES = 16 * 2**20       # the JSON header
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,7 @@ class Trace:
     activations: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
     weights: dict[tuple[int, str], WeightSample] = field(default_factory=dict)
     checksum: str = ""
+    source: str = ""  # the file (or bundled name) it was loaded from, for messages; not stored
 
     @property
     def shape_only(self) -> bool:
@@ -235,15 +248,34 @@ def _resolve(name_or_path: str | Path) -> tuple[Any, str]:
     if text in bundled_trace_names():
         return bundled_dir("traces").joinpath(text + SUFFIX), text
     path = Path(name_or_path)
-    if not path.is_file():
-        raise TraceError(f"{text}: no such trace file or bundled trace; bundled: "
+    if not (path.exists() or path.is_symlink()):
+        raise TraceError(f"{short(text, 80)}: no such trace file or bundled trace; bundled: "
                          f"{', '.join(bundled_trace_names())}")
+    try:
+        size = regular_file_size(path)
+    except AndasimInputError as exc:
+        raise TraceError(str(exc)) from None
+    if size > MAX_TRACE_BYTES:
+        raise TraceError(f"{text}: is {size} bytes; a trace may be at most {MAX_TRACE_BYTES} bytes")
     return path, text
+
+
+def _check_not_csv(source: Any, file: str) -> None:
+    """A CSV (GeMM list or SCALE-Sim topology) or any other non-zip file: one clear line, before numpy
+    would report it as 'pickled (object) data'."""
+    if not isinstance(source, Path) or source.suffix.lower() == SUFFIX:
+        return  # bundled traces, and .npz files (a broken one gets the npz reader's error)
+    with source.open("rb") as fh:
+        is_zip = fh.read(4) == b"PK\x03\x04"
+    if source.suffix.lower() == ".csv" or not is_zip:
+        raise TraceError(f"{file}: not an andasim trace (.npz); a GeMM-list or SCALE-Sim topology CSV is a "
+                         "workload for `andasim run --trace`, not a model trace")
 
 
 def read_header(name_or_path: str | Path) -> dict[str, Any]:
     """The validated JSON header only (cheap: no activation data is decompressed)."""
     source, file = _resolve(name_or_path)
+    _check_not_csv(source, file)
     with source.open("rb") as fh:
         data = _open_npz(fh, file)
         return _parse_header(data, file)
@@ -251,9 +283,51 @@ def read_header(name_or_path: str | Path) -> dict[str, Any]:
 
 def _open_npz(fh: Any, file: str) -> Any:
     try:
+        _check_members(fh, file)
+        fh.seek(0)
         return np.load(fh, allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise TraceError(f"{file}: not a readable andasim trace (.npz): {exc}") from None
+    except TraceError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as exc:
+        raise TraceError(f"{file}: not a readable andasim trace (.npz): {str(exc)[:120]}") from None
+
+
+def _check_members(fh: Any, file: str) -> None:
+    """Refuse oversized members and `.npy` headers whose shape disagrees with the stored bytes.
+
+    Reads only the zip directory and each member's first bytes; nothing is decompressed beyond
+    the `.npy` header, and zipfile never yields more than a member's declared size.
+    """
+    with zipfile.ZipFile(fh) as zf:
+        infos = zf.infolist()
+        total = 0
+        for info in infos:
+            name = info.filename.removesuffix(".npy")
+            limit = MAX_HEADER_BYTES if name == "header" else MAX_ARRAY_BYTES
+            if info.file_size > limit:
+                raise TraceError(f"{file}: array {short(name, 60)}: declares {info.file_size} bytes, above "
+                                 f"the limit of {limit}")
+            total += info.file_size
+        if total > MAX_TOTAL_ARRAY_BYTES:
+            raise TraceError(f"{file}: arrays declare {total} bytes together, above the limit of "
+                             f"{MAX_TOTAL_ARRAY_BYTES}")
+        for info in infos:
+            name = info.filename.removesuffix(".npy")
+            with zf.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                else:
+                    raise TraceError(f"{file}: array {short(name, 60)}: .npy version {version} not supported")
+                stored = info.file_size - member.tell()
+            if dtype.hasobject:
+                raise TraceError(f"{file}: array {short(name, 60)}: object arrays are not allowed")
+            declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if declared != stored:
+                raise TraceError(f"{file}: array {short(name, 60)}: its shape {str(shape)[:40]} needs "
+                                 f"{declared} bytes but {stored} are stored (corrupt or forged)")
 
 
 def _get_array(data: Any, name: str, file: str) -> np.ndarray:
@@ -287,15 +361,48 @@ def _parse_header(data: Any, file: str) -> dict[str, Any]:
     unknown = sorted(set(header) - set(_HEADER_KEYS))
     if unknown:
         raise TraceError(f"{file}: key {unknown[0]!r}: unknown header key; valid: {', '.join(_HEADER_KEYS)}")
+    _check_header_types(header, file)
     body = {k: v for k, v in header.items() if k != "checksum"}
     if hashlib.sha256(_canonical(body)).hexdigest() != header["checksum"]:
         raise TraceError(f"{file}: key 'checksum': does not match the header contents (edited or corrupt)")
     return header
 
 
+def _check_header_types(header: dict[str, Any], file: str) -> None:
+    """Types of the header's fields, before anything uses them (the checksum proves nothing)."""
+    def fail(key: str, what: str) -> None:
+        raise TraceError(f"{file}: key {key!r}: {what}, got {short(header.get(key))}")
+
+    trace_id = header["trace_id"]
+    if not isinstance(trace_id, str) or not _TRACE_ID_RE.match(trace_id):
+        fail("trace_id", "must be 1-128 letters, digits, '.', '_', '+' or '-' (no path separators)")
+    if not isinstance(header["label"], str) or not header["label"]:
+        fail("label", "must be a non-empty string")
+    if not isinstance(header["shape_only"], bool):
+        fail("shape_only", "must be true or false")
+    for key in ("card", "provenance", "profiles", "arrays"):
+        if not isinstance(header[key], dict):
+            fail(key, "must be a mapping")
+    if header["default_profile"] is not None and not isinstance(header["default_profile"], str):
+        fail("default_profile", "must be a profile name or null")
+    if not isinstance(header["checksum"], str):
+        fail("checksum", "must be a hex string")
+    for name, meta in header["arrays"].items():
+        if not (isinstance(meta, dict) and isinstance(meta.get("dtype"), str)
+                and isinstance(meta.get("sha256"), str) and isinstance(meta.get("shape"), list)
+                and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in meta["shape"])):
+            raise TraceError(f"{file}: key 'arrays.{str(name)[:60]}': must be "
+                             "{dtype: str, shape: [int >= 0], sha256: str}")
+
+
 def load_trace(name_or_path: str | Path) -> Trace:
-    """Load and fully validate a trace: a bundled name (see `bundled_trace_names`) or a path."""
+    """Load and fully validate a trace: a bundled name (see `bundled_trace_names`) or a path.
+
+    CSV workloads (GeMM lists, SCALE-Sim topologies) are read by `andasim.workload.loaders`; given
+    here they get a one-line TraceError.
+    """
     source, file = _resolve(name_or_path)
+    _check_not_csv(source, file)
     with source.open("rb") as fh:
         data = _open_npz(fh, file)
         header = _parse_header(data, file)
@@ -339,7 +446,7 @@ def load_trace(name_or_path: str | Path) -> Trace:
                 columns=array, values=arrays[prefix + "/values"], bias=arrays.get(prefix + "/bias"))
     trace = Trace(trace_id=str(header["trace_id"]), card=card, provenance=header["provenance"],
                   label=str(header["label"]), profiles=profiles, default_profile=header["default_profile"],
-                  activations=activations, weights=weights, checksum=header["checksum"])
+                  activations=activations, weights=weights, checksum=header["checksum"], source=file)
     if bool(header["shape_only"]) != trace.shape_only:
         raise TraceError(f"{file}: key 'shape_only': says {header['shape_only']} but the file "
                          f"{'has no' if trace.shape_only else 'has'} activations")

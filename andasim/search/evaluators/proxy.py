@@ -78,8 +78,10 @@ class ProxyEvaluator(Evaluator):
         keys = sorted(set(trace.activations) & set(trace.weights))
         missing = [m for m in FP_INT_MODULES if not any(k[1] == m for k in keys)]
         if missing:
-            raise AndasimInputError(f"trace {trace.trace_id}: the proxy needs recorded activations and "
-                                    f"weight samples of every module type; missing {', '.join(missing)} "
+            where = getattr(trace, "source", "") or trace.trace_id
+            raise AndasimInputError(f"trace {where}: the proxy needs recorded "
+                                    f"activations and weight samples of every module type; missing "
+                                    f"{', '.join(missing)} "
                                     "(shape-only traces cannot be used)")
         self._gemms: dict[tuple[int, str], tuple[np.ndarray, np.ndarray, float]] = {}
         for key in keys:

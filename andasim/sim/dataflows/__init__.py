@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from andasim.sim.dataflows import gemv_k_split, gpu_tiled, output_stationary, weight_stationary
+from andasim.sim.dataflows import gemv_k_split, gpu_tiled, output_stationary, systolic, weight_stationary
 from andasim.sim.dataflows.schedule import RAW_KEYS, run_schedule
 from andasim.sim.dataflows.tiling import Mapping
 
 DATAFLOWS: dict[str, ModuleType] = {m.NAME: m for m in (output_stationary, gemv_k_split, weight_stationary,
-                                                         gpu_tiled)}
+                                                         gpu_tiled, systolic)}
 
 __all__ = ["DATAFLOWS", "RAW_KEYS", "Mapping", "run_schedule"]

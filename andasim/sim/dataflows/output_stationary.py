@@ -62,11 +62,18 @@ def candidates(job: GemmJob, params: dict) -> list[Mapping]:
 
 def max_chunk(job: GemmJob, tm: int, tn: int) -> int:
     """Largest K chunk (a multiple of lcm(lanes, scale group)) with two blocks of each operand fitting."""
+    return min(_largest_chunk(job, lambda kk: act_fits(job, tm, kk)),
+               _largest_chunk(job, lambda kk: weight_fits(job, tn, kk)))
+
+
+def _largest_chunk(job: GemmJob, fits) -> int:
+    """Largest u * unit in [0, ceil(k / unit) * unit] that `fits` (monotone in u). Each operand's fit
+    is monotone, so the largest chunk fitting both is the smaller of the two largest."""
     unit = k_unit(job)
     lo, hi = 0, cdiv(job.k, unit)
-    while lo < hi:  # largest u in [0, hi] with the chunk u * unit fitting (fitting is monotone in u)
+    while lo < hi:
         mid = (lo + hi + 1) // 2
-        if act_fits(job, tm, mid * unit) and weight_fits(job, tn, mid * unit):
+        if fits(mid * unit):
             lo = mid
         else:
             hi = mid - 1
@@ -79,13 +86,16 @@ def k_split_candidates(job: GemmJob, dataflow: str) -> list[Mapping]:
     unit = k_unit(job)
     if job.k <= unit:
         return out
+    tns = block_sizes(job.n, job.cols)
+    w_max = {tn: _largest_chunk(job, lambda kk, tn=tn: weight_fits(job, tn, kk)) for tn in tns}
     for tm in block_sizes(job.m, job.rows):
-        for tn in block_sizes(job.n, job.cols):
+        a_max = _largest_chunk(job, lambda kk, tm=tm: act_fits(job, tm, kk))
+        for tn in tns:
             multi = cdiv(min(tm, job.m), job.rows) * cdiv(min(tn, job.n), job.cols) > 1
             partial = min(tm, job.m) * min(tn, job.n) * PARTIAL_SUM_BITS if multi else 0
             if max(partial, staging_bits(job)) > job.output_cap_bits:
                 continue
-            kc_max = max_chunk(job, tm, tn)
+            kc_max = min(a_max, w_max[tn])  # == max_chunk(job, tm, tn)
             if kc_max < unit or kc_max >= job.k:
                 continue
             kc = balanced_chunk(job.k, kc_max, unit)
@@ -95,16 +105,15 @@ def k_split_candidates(job: GemmJob, dataflow: str) -> list[Mapping]:
 
 def compute_cycles(job: GemmJob, mp: Mapping) -> int:
     """Array-busy cycles: tiles x sum over chunks of ceil(ceil(kk / lanes) / k_ways) * cps + reductions."""
-    return tile_count(job, mp) * chunk_steps(job, mp) * job.cps + tile_count(job, mp) * \
-        reduction_per_tile(job, mp)
+    return tile_count(job, mp) * (chunk_steps(job, mp) * job.cps + reduction_per_tile(job, mp))
 
 
 def tile_count(job: GemmJob, mp: Mapping) -> int:
     """Array tiles per K chunk: sum over blocks of ceil(rows / (R / k_ways)) x ceil(cols / C), x count."""
-    tok = job.rows // mp.k_ways
-    n_mb, n_nb = cdiv(job.m, mp.tm), cdiv(job.n, mp.tn)
-    t_rows = (n_mb - 1) * cdiv(mp.tm, tok) + cdiv(job.m - (n_mb - 1) * mp.tm, tok)
-    t_cols = (n_nb - 1) * cdiv(mp.tn, job.cols) + cdiv(job.n - (n_nb - 1) * mp.tn, job.cols)
+    tok, cols, tm, tn = job.rows // mp.k_ways, job.cols, mp.tm, mp.tn  # cdiv inlined: the mapper's hot path
+    n_mb, n_nb = -(-job.m // tm), -(-job.n // tn)
+    t_rows = (n_mb - 1) * -(-tm // tok) - (-(job.m - (n_mb - 1) * tm) // tok)
+    t_cols = (n_nb - 1) * -(-tn // cols) - (-(job.n - (n_nb - 1) * tn) // cols)
     return job.count * t_rows * t_cols
 
 

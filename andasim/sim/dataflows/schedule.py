@@ -64,9 +64,9 @@ def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, r
     n_inner = n_mb if order == 1 else n_nb
     tok = R // ways
     # an upper bound on drained tiles (one write job each), ragged blocks included
-    n_writes = count * (_cdiv(m, tok) + n_mb) * (_cdiv(n, C) + n_nb)
+    n_writes = count * (_cdiv(m, min(tok, C)) + n_mb) * (_cdiv(n, C) + n_nb)
     wq_ready = np.empty(n_writes, dtype=np.int64)
-    wq_bits = np.empty(n_writes, dtype=np.int64)
+    wq_cycles = np.empty(n_writes, dtype=np.int64)  # DRAM cycles of each write
     head = 0
     tail = 0
     ch_free = 0
@@ -75,6 +75,14 @@ def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, r
     b = 0
     arr_free = 0
     z_end = 0
+    last_rd = -1
+    last_rd_cyc = 0
+    last_kk = -1
+    groups = act_row = act_row_exp = w_col = cc_array = red_array = 0
+    last_rows = last_cols = -1
+    n_ti = n_tj = 0
+    last_v = -1
+    cv = cz = z_groups = ob = w_cyc = 0
     for _inst in range(count):
         for outer in range(n_outer):
             for inner in range(n_inner):
@@ -88,10 +96,14 @@ def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, r
                     rows_b = min(tm, m - mi * tm)
                     cols_b = min(tn, n - nj * tn)
                     kk = min(kc, k - kci * kc) if order == 2 else k
-                    groups = _cdiv(kk, lanes)
-                    act_row = groups * a_grp + kk * a_val
-                    act_row_exp = groups * a_exp_grp
-                    w_col = kk * w_val + _cdiv(kk, sg) * w_scale
+                    if kk != last_kk:  # integer divisions dominate a small block: redo them on change only
+                        last_kk = kk
+                        groups = _cdiv(kk, lanes)
+                        act_row = groups * a_grp + kk * a_val
+                        act_row_exp = groups * a_exp_grp
+                        w_col = kk * w_val + _cdiv(kk, sg) * w_scale
+                        cc_array = _cdiv(groups, ways) * cps
+                        red_array = _levels(min(ways, groups), rpl)
                     if order == 2:
                         load_a = True
                         load_w = True
@@ -112,37 +124,53 @@ def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, r
                     r_ready = dep_end if b >= (1 if single else 2) else 0
                     # writes that became ready strictly before this read go first
                     while head < tail and wq_ready[head] < r_ready:
-                        s = max(ch_free, wq_ready[head])
-                        t = _cdiv(wq_bits[head] * freq_hz, bw_bits)
-                        ch_free = s + t
+                        t = wq_cycles[head]
+                        ch_free = max(ch_free, wq_ready[head]) + t
                         raw[16] += t
                         head += 1
-                    s = max(ch_free, r_ready)
-                    t = _cdiv(rd * freq_hz, bw_bits)
-                    ch_free = s + t
+                    if rd != last_rd:  # blocks repeat their read size: one division per size change
+                        last_rd = rd
+                        last_rd_cyc = _cdiv(rd * freq_hz, bw_bits)
+                    t = last_rd_cyc
+                    ch_free = max(ch_free, r_ready) + t
                     raw[16] += t
                     data_ready = ch_free + lat
                     last_chunk = order != 2 or kci == n_kb - 1
                     c_end = 0
-                    if kind == 0:
+                    if rows_b != last_rows or cols_b != last_cols:
+                        last_rows = rows_b
+                        last_cols = cols_b
                         n_ti = _cdiv(rows_b, tok)
                         n_tj = _cdiv(cols_b, C)
+                    if kind == 0:
                         spill = n_kb > 1 and n_ti * n_tj > 1
                         sl = min(ways, groups)
                         n_t2 = n_tj
                         n_t1 = n_ti
-                    else:
-                        n_tj = _cdiv(cols_b, C)
+                    elif kind == 1:
                         n_tk = _cdiv(groups, R)
                         n_t1 = n_tj
                         n_t2 = n_tk
+                    elif kind == 2:  # systolic os folds: R tokens x C features over the chunk
+                        n_t1 = _cdiv(rows_b, R)
+                        n_t2 = _cdiv(cols_b, C)
+                        spill = n_kb > 1 and n_t1 * n_t2 > 1
+                    else:  # systolic ws (feature folds) / is (token folds of C tokens), K folds of R elements
+                        n_t1 = _cdiv(cols_b, C) if kind == 3 else _cdiv(rows_b, C)
+                        n_t2 = _cdiv(kk, R)
                     for t1 in range(n_t1):
-                        for t2 in range(n_t2):
+                        t2 = 0
+                        while t2 < n_t2:
+                            # `run` tiles from (t1, t2) on are identical (array tiles: all but a ragged
+                            # last feature tile of the row); the first is stepped, the rest in closed form
+                            run = 1
                             if kind == 0:
                                 rt = min(tok, rows_b - t1 * tok)
                                 ct = min(C, cols_b - t2 * C)
-                                red = _levels(sl, rpl) if last_chunk else 0
-                                cc = _cdiv(groups, ways) * cps
+                                if ct == C:
+                                    run = n_t2 - t2 if cols_b % C == 0 else n_t2 - 1 - t2
+                                red = red_array if last_chunk else 0
+                                cc = cc_array
                                 busy = rt * ct * groups * cps
                                 sa = rt * act_row
                                 sa_exp = rt * act_row_exp
@@ -153,6 +181,38 @@ def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, r
                                     p_rd += rt * sl * ct * psb
                                     p_wr += rt * sl * ct * psb
                                 drain = last_chunk
+                            elif kind == 2:
+                                rt = min(R, rows_b - t1 * R)
+                                ct = min(C, cols_b - t2 * C)
+                                red = 0
+                                cc = kk + R + C - 2
+                                busy = rt * ct * kk
+                                sa = rt * act_row
+                                sa_exp = rt * act_row_exp
+                                sw = ct * w_col
+                                p_rd = rt * ct * psb if spill and kci > 0 else 0
+                                p_wr = rt * ct * psb if spill and kci < n_kb - 1 else 0
+                                drain = last_chunk
+                            elif kind >= 3:
+                                ke = min(R, kk - t2 * R)
+                                if kind == 3:  # ws: the fold's weights stay, the block's tokens stream
+                                    rt = rows_b
+                                    ct = min(C, cols_b - t1 * C)
+                                    cc = 2 * R + C + rows_b - 2
+                                else:  # is: the fold's inputs stay, the block's features stream
+                                    rt = min(C, rows_b - t1 * C)
+                                    ct = cols_b
+                                    cc = 2 * R + C + cols_b - 2
+                                red = 0
+                                busy = ke * rt * ct
+                                ga = _cdiv(ke, lanes)
+                                sa = rt * (ga * a_grp + ke * a_val)
+                                sa_exp = rt * ga * a_exp_grp
+                                sw = ct * (ke * w_val + _cdiv(ke, sg) * w_scale)
+                                first = t2 == 0 and kci == 0
+                                drain = t2 == n_t2 - 1 and last_chunk
+                                p_rd = rt * ct * psb if not first else 0
+                                p_wr = rt * ct * psb if not drain else 0
                             else:
                                 ct = min(C, cols_b - t1 * C)
                                 kg = min(R, groups - t2 * R)
@@ -171,42 +231,52 @@ def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, r
                             c_start = max(arr_free, data_ready)
                             raw[2] += c_start - arr_free
                             c_end = c_start + cc + red
-                            raw[1] += cc + red
-                            raw[19] += red
-                            raw[4] += busy
-                            raw[10] += sa - sa_exp
-                            raw[11] += sa_exp
-                            raw[12] += sw
-                            raw[17] += p_rd
-                            raw[18] += p_wr
+                            raw[1] += run * (cc + red)
+                            raw[19] += run * red
+                            raw[4] += run * busy
+                            raw[10] += run * (sa - sa_exp)
+                            raw[11] += run * sa_exp
+                            raw[12] += run * sw
+                            raw[17] += run * p_rd
+                            raw[18] += run * p_wr
                             if drain:
                                 v = rt * ct
-                                cv = _cdiv(v * out_num, out_den)
+                                if v != last_v:  # outputs of the tile: compressor and write sizes
+                                    last_v = v
+                                    cv = _cdiv(v * out_num, out_den)
+                                    cz = z_cyc * _cdiv(cv, z_vals) if z_vals > 0 else 0
+                                    z_groups = _cdiv(cv, z_vpl) if z_vals > 0 else 0
+                                    ob = _cdiv(cv * ob_num, ob_den)
+                                    w_cyc = _cdiv(ob * freq_hz, bw_bits)
+                                raw[8] += run * z_groups
+                                raw[9] += run * cz
+                                raw[13] += run * v * 16
+                                raw[7] += run * ob
+                                raw[14] += run
                                 mv = max(c_end, z_end)
                                 raw[3] += mv - c_end
-                                cz = 0
-                                if z_vals > 0:
-                                    cz = z_cyc * _cdiv(cv, z_vals)
-                                    raw[8] += _cdiv(cv, z_vpl)
-                                raw[9] += cz
-                                z_end = mv + cz
-                                arr_free = mv
-                                raw[13] += v * 16
-                                ob = _cdiv(cv * ob_num, ob_den)
-                                raw[7] += ob
-                                wq_ready[tail] = z_end
-                                wq_bits[tail] = ob
-                                tail += 1
-                                raw[14] += 1
+                                # every later tile of the run starts when the array frees (the data are
+                                # there) and leaves when the compressor is free: a period max(A, Z)
+                                period = max(cc + red, cz)
+                                raw[3] += (run - 1) * (period - (cc + red))
+                                for i in range(run):
+                                    wq_ready[tail + i] = mv + i * period + cz
+                                    wq_cycles[tail + i] = w_cyc
+                                tail += run
+                                if run > 1:
+                                    c_end = mv + (run - 2) * period + cc + red
+                                arr_free = mv + (run - 1) * period
+                                z_end = arr_free + cz
                             else:
+                                c_end += (run - 1) * (cc + red)
                                 arr_free = c_end
+                            t2 += run
                     cend_m2 = cend_m1
                     cend_m1 = c_end
                     b += 1
     while head < tail:
-        s = max(ch_free, wq_ready[head])
-        t = _cdiv(wq_bits[head] * freq_hz, bw_bits)
-        ch_free = s + t
+        t = wq_cycles[head]
+        ch_free = max(ch_free, wq_ready[head]) + t
         raw[16] += t
         head += 1
     total = max(z_end, ch_free, arr_free)

@@ -9,6 +9,7 @@ slots each operand gets. The schedule (`schedule.py`) and the per-cycle referenc
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 
@@ -20,13 +21,16 @@ ORDER_CODES = {name: i for i, name in enumerate(ORDERS)}
 # How a block is cut into array tiles: `array` tiles are (rows / k_ways) tokens x cols features
 # over the block's whole K chunk; `streamed` tiles hold rows K groups x cols features stationary
 # while every token of the block streams through (weight-stationary).
-TILE_KINDS = ("array", "streamed")
+# `fold_os`/`fold_ws`/`fold_is` are SCALE-Sim's systolic folds (andasim.sim.dataflows.systolic): os
+# R tokens x C features over the chunk; ws R K elements x C features, the block's tokens streamed;
+# is R K elements x C tokens, the block's features streamed; each with its fill and drain.
+TILE_KINDS = ("array", "streamed", "fold_os", "fold_ws", "fold_is")
 TILE_KIND_CODES = {name: i for i, name in enumerate(TILE_KINDS)}
 PARTIAL_SUM_BITS = 32   # FP32 partial sums, wherever they are kept (PE accumulators or output buffer)
 STAGING_SLOTS = 2       # FP16 output tiles staged ahead of the compressor / DRAM write
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Mapping:
     """One tiling of one GeMM: blocks, loop order, tile kind, buffer slots, and why it was chosen."""
 
@@ -46,15 +50,32 @@ class Mapping:
     output_buffer_bits: int  # peak output-buffer use: staging or partial sums, whichever is larger
     reason: str = ""
 
+    def __init__(self, dataflow: str, tm: int, tn: int, kc: int, order: str, tile_kind: str, k_ways: int,
+                 act_slots: int, weight_slots: int, reduction_cycles_per_level: int, dram_read_bits: int,
+                 act_block_bits: int, weight_block_bits: int, output_buffer_bits: int,
+                 reason: str = "") -> None:
+        # The dataclass-generated frozen __init__ sets each field through object.__setattr__ (~4 us a
+        # Mapping); the mapper builds thousands per GeMM. Same fields, same immutability afterwards.
+        self.__dict__.update(dataflow=dataflow, tm=tm, tn=tn, kc=kc, order=order, tile_kind=tile_kind,
+                             k_ways=k_ways, act_slots=act_slots, weight_slots=weight_slots,
+                             reduction_cycles_per_level=reduction_cycles_per_level,
+                             dram_read_bits=dram_read_bits, act_block_bits=act_block_bits,
+                             weight_block_bits=weight_block_bits, output_buffer_bits=output_buffer_bits,
+                             reason=reason)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
     def label(self) -> str:
         """Short tiling label for tables: dataflow, block sizes, K chunk, order, ways and slots."""
-        ways = f" ways={self.k_ways}" if self.k_ways > 1 else ""
-        slots = "" if (self.act_slots, self.weight_slots) == (2, 2) else \
-            f" slots a{self.act_slots}/w{self.weight_slots}"
-        return f"{self.dataflow} {self.order} {self.tm}x{self.tn}x{self.kc}{ways}{slots}"
+        cached = self.__dict__.get("_label")  # the mapper sorts thousands of candidates by it
+        if cached is None:
+            ways = f" ways={self.k_ways}" if self.k_ways > 1 else ""
+            slots = "" if (self.act_slots, self.weight_slots) == (2, 2) else \
+                f" slots a{self.act_slots}/w{self.weight_slots}"
+            cached = f"{self.dataflow} {self.order} {self.tm}x{self.tn}x{self.kc}{ways}{slots}"
+            self.__dict__["_label"] = cached  # not a field: equality, hashing and to_dict ignore it
+        return cached
 
 
 def cdiv(a: int, b: int) -> int:
@@ -63,8 +84,13 @@ def cdiv(a: int, b: int) -> int:
 
 def block_sizes(extent: int, unit: int) -> list[int]:
     """Distinct block sizes (multiples of `unit`) giving each possible number of blocks."""
+    return list(_block_sizes(extent, unit))
+
+
+@functools.lru_cache(maxsize=4096)
+def _block_sizes(extent: int, unit: int) -> tuple[int, ...]:
     tiles = cdiv(extent, unit)
-    return sorted({cdiv(tiles, blocks) * unit for blocks in range(1, tiles + 1)})
+    return tuple(sorted({cdiv(tiles, blocks) * unit for blocks in range(1, tiles + 1)}))
 
 
 def act_fits(job: GemmJob, rows: int, kk: int, slots: int = 2) -> bool:
@@ -113,8 +139,10 @@ def make_mapping(job: GemmJob, dataflow: str, tm: int, tn: int, kc: int, order: 
     """A `Mapping` with its DRAM read traffic and block sizes computed from the loop order."""
     n_mb, n_nb = cdiv(job.m, tm), cdiv(job.n, tn)
     kk = kc if order == "k_split" else job.k
-    a_full = job.m * _chunked(job.k, kk, job.act_bits)
-    w_full = job.n * _chunked(job.k, kk, job.weight_bits)
+    memo = job.__dict__.setdefault("_read_bits_by_chunk", {})  # per job, not a field (job is frozen)
+    if kk not in memo:
+        memo[kk] = (job.m * _chunked(job.k, kk, job.act_bits), job.n * _chunked(job.k, kk, job.weight_bits))
+    a_full, w_full = memo[kk]
     if order == "act_outer":
         traffic = a_full + w_full * (n_mb if n_nb > 1 else 1)
     elif order == "weight_outer":
@@ -131,8 +159,10 @@ def make_mapping(job: GemmJob, dataflow: str, tm: int, tn: int, kc: int, order: 
 
 
 def _chunked(k: int, kc: int, bits) -> int:
-    """Bits of one row/column over K read in chunks of kc (scales and groups counted per chunk)."""
-    return sum(bits(min(kc, k - k0)) for k0 in range(0, k, kc))
+    """Bits of one row/column over K read in chunks of kc (scales and groups counted per chunk):
+    k // kc whole chunks and the remainder."""
+    whole, rest = divmod(k, kc)
+    return whole * bits(kc) + (bits(rest) if rest else 0)
 
 
 def reduction_cycles(ways: int, per_level: int) -> int:

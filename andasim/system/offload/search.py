@@ -222,6 +222,7 @@ def search(build: Callable[[int, int], CostTerms], *, max_gbs: int | None = None
                                 f"got {enumeration!r}")
     evaluated: list[PolicyEval] = []
     bounds: list[str] = []
+    nb_capped: list[int] = []       # gbs values whose nb loop the cap cut short
     skipped = 0
     best_flexgen: PolicyEval | None = None
     gbs_iter = _flexgen_gbs() if enumeration == "flexgen" else _andasim_gbs()
@@ -240,7 +241,7 @@ def search(build: Callable[[int, int], CostTerms], *, max_gbs: int | None = None
         if nb_ub == 0:
             break
         if max_nb is not None and nb_ub == max_nb and solve(max_nb + 1) is not None:
-            bounds.append(f"--max-num-gpu-batches {max_nb} (at gbs {gbs})")
+            nb_capped.append(gbs)
         if enumeration == "flexgen":
             prev = 0.0
             for nb in range(1, nb_ub + 1):
@@ -264,7 +265,9 @@ def search(build: Callable[[int, int], CostTerms], *, max_gbs: int | None = None
                     continue
                 evaluated.append(ev)
     if max_gbs is not None and last_gbs_feasible:
-        bounds.insert(0, f"--max-gpu-batch-size {max_gbs}")
+        bounds.append(f"--max-gpu-batch-size {max_gbs}")
+    if nb_capped:
+        bounds.append(f"--max-num-gpu-batches {max_nb} (at gbs {', '.join(map(str, nb_capped))})")
     if not evaluated:
         name, ratio = tightest_constraint(build(1, 1), hidden_on_disk=hidden_on_disk)
         why = (f"no feasible policy even at --gpu-batch-size 1 --num-gpu-batches 1: the tightest "
