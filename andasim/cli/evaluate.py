@@ -23,9 +23,8 @@ from andasim.search.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_S
                    "quantized); intB-gG (e.g. int4-g128): re-quantize the decoder Linears on top of them.")
 @click.option("--bos/--no-bos", default=False, show_default=True,
               help="Start every window with the tokenizer's BOS token.")
-@click.option("--seq-len", default=512, show_default=True, type=int,
-              help="Tokens per window (model input length, BOS included when --bos); each window "
-                   "predicts seq_len - 1 tokens.")
+@options.seq_len_option(default=512, extra="Here: tokens per evaluation window, the model input "
+                                          "(BOS included with --bos); each predicts seq_len - 1 tokens.")
 @click.option("--windows", default="heldout:32", show_default=True,
               help="last:N (last N non-overlapping windows of the whole corpus stream), first:N, calib:N "
                    "(calibration articles) or heldout:N (held-out articles, never used by a search); "
