@@ -1,7 +1,7 @@
 """andasim: a cycle-level simulator of Anda-style LLM inference accelerators.
 
 Public entry points (see docs and ARCHITECTURE.md):
-`load_hw`, `load_trace`, `simulate`, `search_precision`, and `andasim.formats.get`.
+`load_hw`, `load_trace`, `simulate`, `search_precision`, `sweep`, and `andasim.formats.get`.
 Heavy layers are imported on first use so that `import andasim` stays cheap.
 """
 
@@ -27,6 +27,7 @@ _LAZY = {
     "simulate": "andasim.api",
     "load_workload": "andasim.workload.loaders",
     "search_precision": "andasim.search.api",
+    "sweep": "andasim.explore.api",
 }
 
 

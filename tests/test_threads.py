@@ -85,7 +85,7 @@ def test_threads_option_applies_while_parsing(restore_threads):
     assert result.exit_code == 2 and "--threads" in result.output
 
 
-@pytest.mark.parametrize("command", ["run", "compare", "reproduce", "offload", "tp", "search"])
+@pytest.mark.parametrize("command", ["run", "compare", "reproduce", "offload", "tp", "search", "sweep"])
 def test_numerical_commands_take_threads(command):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0 and "--threads" in result.output

@@ -33,6 +33,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
                "Search Anda mantissa widths per module under an accuracy budget."),
     "selftest": ("andasim.cli.selftest", "selftest",
                  "Compile (once) and check every numba kernel; run after installing."),
+    "sweep": ("andasim.cli.sweep", "sweep", "Sweep designs, workloads and precisions; Pareto fronts."),
 }
 
 

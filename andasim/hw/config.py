@@ -265,29 +265,30 @@ def load_hw(path_or_name: str | Path) -> HardwareConfig:
     node and voltage, prices this PE type), so that `andasim validate` and every command that
     takes `--hw` refuse exactly the same files.
     """
-    from andasim.hw.energy import table_for  # energy imports this module
-
-    hw = _load_design(path_or_name)
-    table_for(hw).pe_variant(hw)
-    return hw
+    return hw_from_mapping(*load_hw_mapping(path_or_name))
 
 
-def _load_design(path_or_name: str | Path) -> HardwareConfig:
+def load_hw_mapping(path_or_name: str | Path) -> tuple[Any, str]:
+    """(the design's raw, not yet validated mapping, its source name), read as `load_hw` reads it.
+
+    Design-space sweeps edit this mapping by dotted key and validate the result with
+    `hw_from_mapping`, so an overridden design passes exactly the checks a YAML file passes.
+    """
     text_arg = str(path_or_name)
     path = Path(text_arg)
     if path.exists() and looks_like_cfg(path):  # a SCALE-Sim .cfg: translated, then the same checks
         yaml_text, _, _ = translate_cfg(read_cfg_text(path), text_arg)
-        return _parse(load_strict_yaml(f"{text_arg} [as andasim YAML]", yaml_text), text_arg)
+        return load_strict_yaml(f"{text_arg} [as andasim YAML]", yaml_text), text_arg
     bundled = bundled_config_names()
     if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text_arg or "\\" in text_arg:
         if path.exists():
-            return _parse(load_strict_yaml(path), str(path))
+            return load_strict_yaml(path), str(path)
         legacy = text_arg.startswith(LEGACY_PREFIX) and text_arg.count("/") == 1 and path.suffix == ".yaml"
         if legacy and path.stem in bundled:
             print(f"andasim: {text_arg} is the old spelling of the bundled design '{path.stem}'; "
                   f"using it (write --hw {path.stem})", file=sys.stderr)
-            return _parse(load_strict_yaml(f"<bundled>/{path.stem}.yaml", _bundled_text(path.stem)),
-                          f"bundled:{path.stem}")
+            return load_strict_yaml(f"<bundled>/{path.stem}.yaml", _bundled_text(path.stem)), \
+                f"bundled:{path.stem}"
         hint = (f" the bundled design of that name is '{path.stem}' (--hw {path.stem})"
                 if path.stem in bundled else did_you_mean(path.stem, bundled))
         raise ConfigError(f"file not found;{hint or ' no bundled design has that name'}; bundled: "
@@ -296,7 +297,17 @@ def _load_design(path_or_name: str | Path) -> HardwareConfig:
     if text is None:
         raise ConfigError(f"no such file or bundled design;{did_you_mean(text_arg, bundled)} bundled: "
                           + ", ".join(bundled), file=text_arg)
-    return _parse(load_strict_yaml(f"<bundled>/{text_arg}.yaml", text), f"bundled:{text_arg}")
+    return load_strict_yaml(f"<bundled>/{text_arg}.yaml", text), f"bundled:{text_arg}"
+
+
+def hw_from_mapping(data: Any, file: str) -> HardwareConfig:
+    """Validate a raw design mapping (as `load_hw_mapping` returns it): the schema, then its cost
+    table (it exists, is a cost table, matches the node and voltage, prices this PE type)."""
+    from andasim.hw.energy import table_for  # energy imports this module
+
+    hw = _parse(data, file)
+    table_for(hw).pe_variant(hw)
+    return hw
 
 
 def _parse(data: Any, file: str) -> HardwareConfig:

@@ -7,6 +7,8 @@ that every figure lists them the same way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 # The seven designs of the Anda paper's system evaluation (§4.1), in the paper's order.
@@ -88,5 +90,43 @@ def design_colours(names: list[str] | tuple[str, ...]) -> list[str]:
     return [c if c is not None else next(free, _FALLBACK[i % len(_FALLBACK)]) for i, c in enumerate(fixed)]
 
 
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+_HATCHES = ("", "//", "..", "xx", "\\\\", "oo")
+
+
+def design_styles(names: list[str] | tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """A colour, a marker and a bar hatch per design, for scatter and line figures of any size.
+
+    Colours come from `design_colours` (distinct up to 17 designs); markers differ between
+    neighbours in the list, and a colour used again gets the next hatch, so designs stay tellable
+    apart without relying on colour alone.
+    """
+    names = list(dict.fromkeys(names))
+    styles: dict[str, dict[str, str]] = {}
+    used: dict[str, int] = {}
+    for i, (name, colour) in enumerate(zip(names, design_colours(names), strict=True)):
+        nth = used.get(colour, 0)
+        used[colour] = nth + 1
+        styles[name] = {"colour": colour, "marker": _MARKERS[i % len(_MARKERS)],
+                        "hatch": _HATCHES[nth % len(_HATCHES)]}
+    return styles
+
+
 def model_label(trace: str) -> str:
     return PAPER_MODELS.get(trace, trace)
+
+
+def design_looks(names: Mapping[str, str]) -> dict[str, tuple[str, dict[str, str]]]:
+    """Design as given (bundled name or path) -> (display label, style), for any number of designs.
+
+    `names` maps each design as given to its config's `name`. Labels come from that name (paper
+    designs get their full label), never from a path; two designs with the same name are told
+    apart by their file name.
+    """
+    labels = {d: design_label(n) for d, n in names.items()}
+    values = list(labels.values())
+    labels = {d: f"{lab} ({Path(d).name})" if values.count(lab) > 1 else lab for d, lab in labels.items()}
+    unique = len(set(names.values())) == len(names)
+    keys = [names[d] if unique else d for d in names]
+    styles = design_styles(keys)
+    return {d: (labels[d], styles[k]) for d, k in zip(names, keys, strict=True)}
