@@ -28,7 +28,7 @@ $A tp --hw anda --trace llama2-7b --chips 8 --seq-len 2048 --collective ring_all
 # 2. Error on the bundled SmolLM2-135M trace (32 sampled weight columns: k_frac=1/64 gives k = 0,
 #    so the smallest non-zero budget is k_frac=1/32). 9 heads: N = 3 is the only strict TP degree
 #    > 1 for timing; the error model splits o on head boundaries unevenly for any N <= 9.
-E="--chips 3 --phase decode --seq-len 2048 --m-bits 6"
+E="--chips 3 --phase decode --seq-len 2048 --precision 6"
 $A tp --hw anda --trace smollm2-135m $E --error-chips 1,2,4,8 --format bf16 --format hybrid:k_frac=1/64 \
   --format hybrid:k_frac=1/32 --format randomk:k_frac=1/32 --format static --out "$OUT/smollm2_bundled" \
   | tee "$OUT/smollm2_bundled.txt"
@@ -64,9 +64,9 @@ FW="--format bf16 --format int4_token --format static --format hybrid:k_frac=1/6
 [ -f "$OUT/gemma3-270m-fullwidth.npz" ] || $A trace record --model gemma3-270m --corpus wiki --tokens 2048 \
   --out "$OUT/gemma3-270m-fullwidth.npz" --layers 0,5,11,17 --sample-tokens 512 --weight-columns 640 --seed 0 \
   --window 512 --threads 1
-$A tp --hw anda --trace "$OUT/smollm2-135m-fullwidth.npz" --m-bits 6 --chips 3 --phase decode \
+$A tp --hw anda --trace "$OUT/smollm2-135m-fullwidth.npz" --precision 6 --chips 3 --phase decode \
   --error-chips 1,2,4,8 $FW --json "$OUT/smollm2_fullwidth.json" | tee "$OUT/smollm2_fullwidth.txt"
-$A tp --hw anda --trace "$OUT/gemma3-270m-fullwidth.npz" --m-bits 6 --chips 2 --phase decode \
+$A tp --hw anda --trace "$OUT/gemma3-270m-fullwidth.npz" --precision 6 --chips 2 --phase decode \
   --error-chips 1,2,4 $FW --json "$OUT/gemma_fullwidth.json" | tee "$OUT/gemma_fullwidth.txt"
 # Hybrid top-k against static Int4, per module, N and layer.
 .venv/bin/python - "$OUT" <<'PY'

@@ -13,6 +13,8 @@ from click.testing import CliRunner
 
 from andasim.cli import main
 
+ROOT = Path(__file__).resolve().parents[1]
+
 _SMALL = ["--phase", "decode", "--seq-len", "16"]
 COMMANDS = {
     "run": ["run", "--hw", "pe64", "--trace", "llama2-7b", *_SMALL, "--out", "{out}"],
@@ -23,6 +25,10 @@ COMMANDS = {
                 "--out", "{out}", "--json", "{out}/copy.json"],
     "search": ["search", "--trace", "gemma3-270m", "--evaluator", "proxy", "--tolerance", "5%",
                "--max-evals", "2", "--out", "{out}"],
+    "validate": ["validate", "hw_configs/pe64.yaml", "hw_configs/systems/t4-flexgen.yaml", "--json",
+                 "{out}/validate.json"],
+    "trace list": ["trace", "list", "--json", "{out}/list.json"],
+    "trace info": ["trace", "info", "gemma3-270m", "--json", "{out}/info.json"],
     "compare": ["compare", "--hw", "pe64,fp_fp", "--baseline", "fp_fp", "--trace", "llama2-7b",
                 *_SMALL, "--out", "{out}"],
 }
@@ -40,7 +46,8 @@ def test_two_runs_write_identical_bytes(tmp_path, command: str) -> None:
     outputs = []
     for run in ("a", "b"):
         out = tmp_path / run
-        args = [a.replace("{out}", str(out)) for a in COMMANDS[command]]
+        args = [a.replace("{out}", str(out)).replace("hw_configs/", f"{ROOT}/hw_configs/")
+                for a in COMMANDS[command]]
         res = CliRunner().invoke(main, args)
         assert res.exit_code in (0, 1), res.output  # search exits 1 when nothing met the tolerance
         outputs.append(_files(out))

@@ -13,8 +13,8 @@ from fuzzing import check_outcome, cli_args, hostile_files, invoke, leaf_command
 
 QUICK_EXAMPLES = 40
 SLOW_EXAMPLES = 400
-# Commands whose valid runs draw figures (about 2 s each): fewer examples in the quick run.
-_EXPENSIVE = {"compare": 6}
+# Commands whose valid runs take seconds (figures, kernel self-checks): fewer examples in the quick run.
+_EXPENSIVE = {"compare": 4, "selftest": 2}
 
 
 def _base(command: str, out: str) -> list[str]:
@@ -32,6 +32,8 @@ def _base(command: str, out: str) -> list[str]:
         "search": ["--trace", "gemma3-270m", "--evaluator", "proxy", "--tolerance", "1%", "--max-evals", "1",
                    "--out", f"{out}/search"],
         "trace info": ["llama2-7b"],
+        "sweep": ["--hw", "pe64", "--trace", "llama2-7b", "--phase", "decode", "--seq-len", "16",
+                  "--workers", "1", "--no-figures", "--out", f"{out}/sweep"],
     }.get(command, [])
 
 

@@ -62,8 +62,8 @@ def _int_list(option: str, values: tuple[str, ...]) -> list[int]:
 @click.option("--scheduler", default=None,
               help="Dask scheduler address (tcp://host:8786). Without it, --backend dask starts a local "
                    "cluster of --workers processes and tears it down.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes (default: the cores available).")
+@click.option("--workers", type=click.IntRange(min=1, max=256), default=None,
+              help="Worker processes (default: the cores available; at most 256).")
 @click.option("--chunk", type=click.IntRange(min=1), default=None,
               help="Points per task (default: about 8 tasks per worker, at most 64 points).")
 @click.option("--parquet/--no-parquet", default=None,

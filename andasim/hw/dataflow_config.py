@@ -3,7 +3,7 @@ and the mapper's objective.
 
     dataflow:
       objective: min_cycles            # or min_dram
-      tie_fraction: 0.001              # min_cycles: within 0.1% of the fewest cycles counts as a tie
+      tie_fraction: 0.01               # min_cycles: within 1% of the fewest cycles counts as a tie
       output_stationary: {}
       gemv_k_split: {max_k_ways: 16, reduction_cycles_per_level: 1}
       weight_stationary: {reduction_cycles_per_level: 1}
@@ -53,7 +53,7 @@ DATAFLOW_PARAMS: dict[str, Schema] = {
     }),
 }
 
-DEFAULT_TIE_FRACTION = 0.001
+DEFAULT_TIE_FRACTION = 0.01
 SCHEMA = Schema({
     "objective": Field("enum", required=False, choices=OBJECTIVES,
                        doc="min_cycles (default; DRAM traffic breaks ties) or min_dram (cycles break ties)"),

@@ -3,7 +3,7 @@
 Each dataflow the design lists (`hw.dataflow`, docs/hw_config.md) offers its candidate tilings
 (`andasim.sim.dataflows.<name>.candidates`); the mapper only chooses. Objectives:
 
-- `min_cycles` (default): the fewest simulated cycles; tilings within `tie_fraction` (0.1% by
+- `min_cycles` (default): the fewest simulated cycles; tilings within `tie_fraction` (1% by
   default, an assumption) of the fewest count as tied and the least DRAM read traffic among them
   wins (otherwise a 100-cycle gain in a 50 M-cycle GeMM would buy gigabytes of re-reads);
 - `min_dram`: the least DRAM read traffic, simulated cycles breaking ties.
@@ -11,11 +11,13 @@ Each dataflow the design lists (`hw.dataflow`, docs/hw_config.md) offers its can
 Simulating every candidate would cost one schedule each, so candidates are visited in the order
 of a lower bound on their cycles, max(first block's transfer + latency + closed-form compute
 cycles, DRAM transfer cycles of all reads and writes), and simulated until the bound exceeds the
-best simulated cycles (branch and bound: exact) or `MAX_SIMULATED` schedules have run (then the
-best found). For `min_cycles`, the least-traffic candidates whose bound lies within the tie band
-are then simulated in order of traffic until one lands in the band; for `min_dram`, the
-least-traffic candidates are searched the same way. `Mapping.reason` names the objective, how
-many candidates were considered and simulated, and the best tiling of every other dataflow.
+best simulated cycles (branch and bound: exact) or the schedules run have stepped through
+`STEP_BUDGET` tiles (then the best found: only large GeMMs with many near-equal tilings hit it).
+For `min_cycles`, the least-traffic candidates whose bound lies within the tie band are then
+simulated in order of traffic until one lands in the band (or the budget is spent again); for
+`min_dram`, the least-traffic candidates are searched the same way. `Mapping.reason` names the
+objective, how many candidates were considered and simulated, and the best tiling of every other
+dataflow.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ from andasim.sim.dataflows import DATAFLOWS, Mapping, run_schedule
 from andasim.sim.dataflows.tiling import cdiv
 from andasim.sim.job import GemmJob
 
-MAX_SIMULATED = 16  # schedules per search phase (see the module docstring)
+# Work a search phase may spend (see the module docstring): tile steps of the schedules it runs. Small
+# GeMMs are searched exhaustively (branch and bound is then exact); a 2048 x 4096 x 12288 GeMM (~1e5
+# tile steps per schedule) gets about 20 schedules per phase.
+STEP_BUDGET = 2_000_000
 
 
 def candidates(job: GemmJob, cfg: DataflowConfig = DEFAULT) -> list[Mapping]:
@@ -37,6 +42,13 @@ def candidates(job: GemmJob, cfg: DataflowConfig = DEFAULT) -> list[Mapping]:
     for name in cfg.names:
         out += DATAFLOWS[name].candidates(job, cfg.params(name))
     return out
+
+
+def schedule_steps(job: GemmJob, mp: Mapping) -> int:
+    """About how many tiles the schedule of `mp` steps through (its cost): compute / cycles per tile."""
+    per_tile = (cdiv(cdiv(min(mp.kc, job.k), job.lanes), mp.k_ways) if mp.tile_kind == "array"
+                else min(mp.tm, job.m)) * job.cps
+    return DATAFLOWS[mp.dataflow].compute_cycles(job, mp) // max(per_tile, 1) + 1
 
 
 def lower_bound_cycles(job: GemmJob, mp: Mapping) -> int:
@@ -75,14 +87,17 @@ def select(job: GemmJob, cands: list[Mapping], cfg: DataflowConfig) -> tuple[Map
     simulated: dict[str, tuple[Mapping, dict[str, int]]] = {}
 
     def search(pool: list[Mapping], limit: float | None = None) -> int:
-        """Simulate `pool` in bound order until the bound passes the best found (or `limit`)."""
+        """Simulate `pool` in bound order until the bound passes the best found (or `limit`), or the
+        phase has spent `STEP_BUDGET` tile steps."""
         best = None
-        for mp in sorted(pool, key=lambda c: (bound[id(c)], c.dram_read_bits, c.label()))[:MAX_SIMULATED]:
+        spent = 0
+        for mp in sorted(pool, key=lambda c: (bound[id(c)], c.dram_read_bits, c.label())):
             stop = best if limit is None else limit
-            if stop is not None and bound[id(mp)] > stop:
+            if (stop is not None and bound[id(mp)] > stop) or spent >= STEP_BUDGET:
                 break
             if mp.label() not in simulated:
                 simulated[mp.label()] = (mp, run_schedule(job, mp))
+                spent += schedule_steps(job, mp)
             cyc = simulated[mp.label()][1]["cycles"]
             best = cyc if best is None else min(best, cyc)
         return best
@@ -94,8 +109,11 @@ def select(job: GemmJob, cands: list[Mapping], cfg: DataflowConfig) -> tuple[Map
         fewest = search(cands)
         tie_cycles = fewest * (1 + cfg.tie_fraction)
         in_band = [mp for mp in cands if bound[id(mp)] <= tie_cycles]
-        for traffic in sorted({mp.dram_read_bits for mp in in_band})[:MAX_SIMULATED]:
-            if search([mp for mp in in_band if mp.dram_read_bits == traffic], tie_cycles) <= tie_cycles:
+        steps_before = sum(schedule_steps(job, mp) for mp, _ in simulated.values())
+        for traffic in sorted({mp.dram_read_bits for mp in in_band}):
+            found = search([mp for mp in in_band if mp.dram_read_bits == traffic], tie_cycles)
+            steps = sum(schedule_steps(job, mp) for mp, _ in simulated.values()) - steps_before
+            if found <= tie_cycles or steps >= STEP_BUDGET:
                 break
     for name in cfg.names:  # the best bound of every other dataflow, for the reason
         others = [mp for mp in cands if mp.dataflow == name]

@@ -29,12 +29,12 @@ VECTOR_MODULE = "vector"
 PHASES = ("prefill", "decode")
 _CONSUMER = {"pv": "o", "o": "up", "up": "down"}
 
-# Work limit: the engine steps through every R x C output tile of every distinct GeMM (about 4e7
-# tile steps per CPU second measured on the 2-core dev machine, docs/performance.md) and keeps
-# two int64 queues of one entry per tile, so 2.5e8 tile steps are seconds and at most 4 GB.
-# Beyond that a run is almost always a typo (`--seq-len 1000000000000`); `max_tile_steps=None`
-# (`andasim run --force`) runs it anyway.
-MAX_TILE_STEPS = 250_000_000
+# Work limit: the engine steps through every R x C output tile of every distinct GeMM (1.4e7 tile
+# steps per CPU second on large GeMMs, benchmarks/bench_work_estimate.py, docs/performance.md) and
+# keeps two int64 queues of one entry per tile, so 1e8 tile steps are under ten CPU seconds and
+# at most 1.6 GB; LLaMA2-7B prefill of 32k tokens is 5.4e6. Beyond the limit a run is almost
+# always a typo (`--seq-len 1000000000000`); `max_tile_steps=None` (`andasim run --force`) runs it.
+MAX_TILE_STEPS = 100_000_000
 
 
 def estimate_tile_steps(hw: HardwareConfig, gemms: Sequence[GeMM]) -> int:
@@ -97,8 +97,8 @@ def simulate(hw: HardwareConfig, workload: Any, precision: PrecisionProfile | No
     if max_tile_steps is not None and steps > max_tile_steps:
         raise AndasimInputError(
             f"this run is about {steps:.3g} tile steps of the engine, above the limit of "
-            f"{max_tile_steps:.3g} (~4e7 per CPU second); use a smaller --seq-len/--batch or a larger array, "
-            "or pass --force (andasim run) to run it anyway")
+            f"{max_tile_steps:.3g} (~1.4e7 per CPU second); use a smaller --seq-len/--batch or a larger "
+            "array, or pass --force (andasim run) to run it anyway")
     pe = pe_model(hw)
     anda = pe.anda_storage
     if anda and precision is None and any(g.module in (*FP_INT_MODULES, "lm_head") for g in gemms):

@@ -16,6 +16,7 @@ import yaml
 
 from andasim.atomic_io import write_atomic
 from andasim.errors import AndasimInputError, ConfigError
+from andasim.safe_read import short
 from andasim.strict_yaml import load_strict_yaml
 from andasim.suggest import did_you_mean
 from andasim.workload.gemm import FP_INT_MODULES
@@ -34,15 +35,15 @@ class PrecisionProfile:
 
     def __post_init__(self) -> None:
         if set(self.mantissa_bits) != set(FP_INT_MODULES):
-            raise ValueError(f"profile {self.name!r} must give exactly {', '.join(FP_INT_MODULES)}; "
-                             f"got {', '.join(self.mantissa_bits)}")
+            raise ValueError(f"profile {short(self.name, 40)} must give exactly {', '.join(FP_INT_MODULES)}; "
+                             f"got {short(', '.join(map(str, self.mantissa_bits)), 60)}")
         for layer_map in (self.mantissa_bits, *self.per_layer.values()):
             for module, bits in layer_map.items():
                 if module not in FP_INT_MODULES:
-                    raise ValueError(f"unknown module {module!r}; valid: {', '.join(FP_INT_MODULES)}")
+                    raise ValueError(f"unknown module {short(module)}; valid: {', '.join(FP_INT_MODULES)}")
                 if isinstance(bits, bool) or not isinstance(bits, int) or not M_MIN <= bits <= M_MAX:
                     raise ValueError(f"mantissa bits for {module!r} must be an integer in "
-                                     f"{M_MIN}..{M_MAX}, got {bits!r}")
+                                     f"{M_MIN}..{M_MAX}, got {short(bits)}")
 
     @classmethod
     def from_list(cls, bits: list[int] | tuple[int, ...], name: str = "custom",
