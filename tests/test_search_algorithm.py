@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -232,9 +233,12 @@ class HeldOutOracle(Oracle):
         super().__init__(closure=True)
         self.heldout_calls = []
 
-    def heldout_perplexity(self, profile):
+    heldout_tokens_per_window = 100
+
+    def heldout_detail(self, profile):
         self.heldout_calls.append(None if profile is None else tuple(profile.as_list()))
-        return 10.0 if profile is None else 10.05
+        nll = [230.0, 231.0, 229.0] if profile is None else [230.5, 231.2, 229.7]
+        return math.exp(sum(nll) / 300), nll
 
 
 def test_heldout_report_is_journaled(tmp_path):
@@ -243,7 +247,10 @@ def test_heldout_report_is_journaled(tmp_path):
     path = str(tmp_path / "h.jsonl")
     ev = HeldOutOracle()
     held = heldout_report(ev, run_search(ev, OPT125M, 0.01, journal_path=path))
-    assert held == {"reference": 10.0, "chosen": 10.05} and ev.heldout_calls == [None, (7, 7, 6, 5)]
+    assert held["chosen"] / held["reference"] - 1 == pytest.approx(held["relative_change"])
+    assert held["relative_change"] == pytest.approx(math.expm1(1.4 / 300))
+    assert held["ci_low"] <= held["relative_change"] <= held["ci_high"] and held["windows"] == 3
+    assert ev.heldout_calls == [None, (7, 7, 6, 5)]
     again = HeldOutOracle()
     assert heldout_report(again, run_search(again, OPT125M, 0.01, journal_path=path)) == held
     assert again.heldout_calls == [] and again.calls == []

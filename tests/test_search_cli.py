@@ -100,6 +100,8 @@ def test_reuse_between_tolerances(files):
     (["--tolerance", "1%", "--model", "smollm2-135m"], "exactly one of --model"),
     (["--tolerance", "1%", "--evaluator", "perplexity"], "needs --model"),
     (["--tolerance", "1%", "--algorithm", "published", "--refine-blocks", "2"], "improved only"),
+    (["--tolerance", "1%", "--accept", "ci"], "--accept ci needs an evaluator that measures windows"),
+    (["--tolerance", "1%", "--weights", "int4"], "--weights 'int4'"),
 ])
 def test_bad_input_is_one_line_exit_2(files, extra, message):
     root, trace_path, coeffs = files

@@ -14,6 +14,7 @@ from andasim.formats.intq import int_weights, int_weights_dequantize
 from andasim.formats.metrics import sqnr_db
 from andasim.search.algorithm import run_search
 from andasim.search.evaluators.proxy import ProxyEvaluator, calibrate_coefficients
+from andasim.search.windows import WindowSpec, cut_windows
 from andasim.workload.card import load_card
 from andasim.workload.gemm import FP_INT_MODULES
 from andasim.workload.precision import PrecisionProfile
@@ -41,15 +42,25 @@ def synthetic_trace(seed=0, layers=(0, 3), tokens=48, n_cols=24):
 # --- proxy ---------------------------------------------------------------------------------------------
 
 
-def test_proxy_error_matches_sqnr_of_the_sampled_gemm():
+@pytest.mark.parametrize("weights", ["as-shipped", "int4-g128"])
+def test_proxy_error_matches_sqnr_of_the_sampled_gemm(weights):
     trace = synthetic_trace()
-    ev = ProxyEvaluator(trace, K_TEST, {"source": "test"})
+    ev = ProxyEvaluator(trace, K_TEST, {"source": "test"}, weights=weights)
     x = trace.activations[(3, "down")].astype(np.float32)
-    q, s, z = int_weights(trace.weights[(3, "down")].values, 4, 128, axis=0)
-    wq = int_weights_dequantize(q, s, z, 128, axis=0).astype(np.float64)
+    w = trace.weights[(3, "down")].values
+    if weights == "int4-g128":
+        q, s, z = int_weights(w, 4, 128, axis=0)
+        w = int_weights_dequantize(q, s, z, 128, axis=0)
+    wq = w.astype(np.float64)
     ref, approx = x @ wq, anda_quantize(x, 5) @ wq
     # e² = ||Ŷ − Y||² / ||Y||² = 10^(−SQNR/10)
     assert ev.gemm_error2(3, "down", 5) == pytest.approx(10 ** (-sqnr_db(ref, approx) / 10), rel=1e-9)
+    assert ev.describe()["weights"] == weights
+
+
+def test_proxy_refuses_unknown_weights():
+    with pytest.raises(AndasimInputError, match="--weights 'int4'"):
+        ProxyEvaluator(synthetic_trace(), K_TEST, {}, weights="int4")
 
 
 def test_proxy_metric_is_weighted_sum_and_monotone_in_width():
@@ -162,14 +173,14 @@ def test_perplexity_evaluator_quantizes_weights_and_inputs(tiny_lm):
 
     import torch
 
-    from andasim.search.evaluators.perplexity import PerplexityEvaluator, text_windows
+    from andasim.search.evaluators.perplexity import PerplexityEvaluator
 
     model = copy.deepcopy(tiny_lm)
     lm_head_before = model.lm_head.weight.detach().clone()
     w_before = model.model.layers[1].mlp.down_proj.weight.detach().numpy().copy()  # [out 128, in 160]
     raw, h_raw = _capture(model, torch, "raw:")  # registered before the evaluator's hooks: unquantized
-    calib = text_windows(np.arange(200) % 96, seq_len=16, n=2, bos=1, where="test")
-    ev = PerplexityEvaluator(model, calib, description={"model": "tiny"}, threads=None)
+    calib, _ = cut_windows(np.arange(200) % 96, 16, WindowSpec("first", 2), 1, "test")
+    ev = PerplexityEvaluator(model, calib, description={"model": "tiny"}, weights="int4-g128")
     seen, h_seen = _capture(model, torch, "q:")  # registered after: what the Linear really consumes
 
     # Weights: INT4 g128 along the input features, lm_head untouched.
@@ -207,11 +218,12 @@ def test_perplexity_evaluator_quantizes_weights_and_inputs(tiny_lm):
 def test_perplexity_metric_and_description(tiny_lm):
     import copy
 
-    from andasim.search.evaluators.perplexity import PerplexityEvaluator, text_windows
+    from andasim.search.evaluators.perplexity import PerplexityEvaluator
 
-    calib = text_windows(np.arange(300) % 96, seq_len=24, n=3, bos=None, where="test")
+    calib, _ = cut_windows(np.arange(300) % 96, 24, WindowSpec("first", 3), None, "test")
     assert calib.shape == (3, 24) and calib[1, 0].item() == 24  # no BOS: stride = seq_len
-    ev = PerplexityEvaluator(copy.deepcopy(tiny_lm), calib, description={"model": "tiny"}, threads=None)
+    ev = PerplexityEvaluator(copy.deepcopy(tiny_lm), calib, description={"model": "tiny"},
+                             weights="int4-g128")
     ref = ev.reference_metric()
     assert ref == ev.reference_metric()  # deterministic
     assert 1 < ref < 200
@@ -221,16 +233,6 @@ def test_perplexity_metric_and_description(tiny_lm):
     assert desc["kind"] == "perplexity" and "OmniQuant" in desc["weights"] and desc["calib_shape"] == [3, 24]
     with pytest.raises(AndasimInputError, match="held-out"):
         ev.heldout_perplexity(None)
-
-
-def test_windows_need_enough_tokens():
-    pytest.importorskip("torch")
-    from andasim.search.evaluators.perplexity import text_windows
-
-    bos_windows = text_windows(np.arange(40), seq_len=8, n=3, bos=5, where="t")
-    assert bos_windows[:, 0].tolist() == [5, 5, 5] and bos_windows[1, 1].item() == 7  # stride 7
-    with pytest.raises(AndasimInputError, match="hold only 5 windows"):
-        text_windows(np.arange(40), seq_len=9, n=6, bos=1, where="t")
 
 
 def test_unknown_linear_in_a_layer_is_refused(tiny_lm):
@@ -244,3 +246,89 @@ def test_unknown_linear_in_a_layer_is_refused(tiny_lm):
     model.model.layers[0].mlp.extra_proj = torch.nn.Linear(4, 4)
     with pytest.raises(AndasimInputError, match="extra_proj"):
         quantizable_linears(model)
+
+
+def test_as_shipped_weights_stay_bit_identical(tiny_lm):
+    import copy
+
+    import torch
+
+    from andasim.search.evaluators.perplexity import PerplexityEvaluator
+
+    model = copy.deepcopy(tiny_lm)
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    calib, _ = cut_windows(np.arange(200) % 96, 16, WindowSpec("first", 2), None, "test")
+    ev = PerplexityEvaluator(model, calib, description={})  # default: --weights as-shipped
+    ev.reference_detail()
+    ev.measure_detail(PrecisionProfile.from_list([4, 4, 4, 4]))
+    after = model.state_dict()
+    assert all(torch.equal(before[k].view(torch.int32) if before[k].dtype == torch.float32 else before[k],
+                           after[k].view(torch.int32) if after[k].dtype == torch.float32 else after[k])
+               for k in before)
+    assert ev.describe()["weights_mode"] == "as-shipped" and ev.describe()["weights"].startswith("as shipped")
+    requant = PerplexityEvaluator(copy.deepcopy(tiny_lm), calib, description={}, weights="int4-g128")
+    assert not torch.equal(requant.model.model.layers[0].self_attn.q_proj.weight,
+                           before["model.layers.0.self_attn.q_proj.weight"])
+    with pytest.raises(AndasimInputError, match="--weights 'int9-g128'"):
+        PerplexityEvaluator(copy.deepcopy(tiny_lm), calib, description={}, weights="int9-g128")
+
+
+def test_window_nll_sums_give_the_perplexity_and_the_interval(tiny_lm):
+    import copy
+    import math
+
+    from andasim.search.bootstrap import paired_bootstrap
+    from andasim.search.evaluators.perplexity import PerplexityEvaluator
+
+    calib, _ = cut_windows(np.arange(400) % 96, 20, WindowSpec("first", 4), None, "test")
+    ev = PerplexityEvaluator(copy.deepcopy(tiny_lm), calib, description={})
+    ref, ref_nll = ev.reference_detail()
+    ppl, nll = ev.measure_detail(PrecisionProfile.from_list([3, 3, 3, 3]))
+    assert ref_nll.shape == (4,) and ev.tokens_per_window == 19
+    assert ref == pytest.approx(math.exp(ref_nll.sum() / (4 * 19)), rel=1e-12)
+    assert ppl == pytest.approx(math.exp(nll.sum() / (4 * 19)), rel=1e-12)
+    ci = paired_bootstrap(ref_nll, nll, ev.tokens_per_window)
+    assert ci.change == pytest.approx(ppl / ref - 1, rel=1e-9) and ci.low <= ci.change <= ci.high
+
+
+def test_single_module_calibration_leaves_the_others_unquantized(tiny_lm):
+    import copy
+
+    import torch
+
+    from andasim.search.calibrate import SingleModule
+    from andasim.search.evaluators.perplexity import PerplexityEvaluator
+
+    model = copy.deepcopy(tiny_lm)
+    calib, _ = cut_windows(np.arange(200) % 96, 16, WindowSpec("first", 1), None, "test")
+    raw, h_raw = _capture(model, torch, "raw:")
+    ev = PerplexityEvaluator(model, calib, description={})
+    seen, h_seen = _capture(model, torch, "q:")
+    ev.measure_detail(SingleModule("o", 3))
+    for key, x in raw.items():
+        name = key[len("raw:"):]
+        if name.endswith("o_proj"):
+            expected = anda_quantize(x.numpy(), 3)
+            assert np.array_equal(seen["q:" + name].numpy().view(np.int32), expected.view(np.int32))
+        else:  # FP16 inputs, exactly as in the baseline (not M = 16)
+            assert torch.equal(seen["q:" + name], x.half().float()), name
+    assert SingleModule("o", 3).as_list() == [None, 3, None, None]
+    for h in h_raw + h_seen:
+        h.remove()
+
+
+def test_recorder_samples_bias_of_a_qwen2_layout():
+    """Regression: Qwen2's QKV bias Parameters require grad; sampling them crashed the recorder."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from andasim.workload.hf_models import card_from_config
+    from andasim.workload.recorder import _sample_weights
+
+    torch.manual_seed(0)
+    cfg = transformers.Qwen2Config(vocab_size=64, hidden_size=64, intermediate_size=96, num_hidden_layers=1,
+                                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32)
+    model = transformers.Qwen2ForCausalLM(cfg).eval()
+    card = card_from_config(cfg, "tiny-qwen2", "test")
+    samples = _sample_weights(list(model.model.layers), [0], card, 8, seed=0)
+    qkv = samples[(0, "qkv")]
+    assert qkv.bias is not None and qkv.bias.shape == (8,) and samples[(0, "o")].bias is None

@@ -70,8 +70,9 @@ def test_info_llama7b():
     assert "0.2487 of MACs" in out
 
 
-@pytest.mark.parametrize("name", ["smollm2-135m", "gemma3-270m"])
-def test_info_real_bundled(name):
+@pytest.mark.parametrize(("name", "tokens"), [("smollm2-135m", 96), ("gemma3-270m", 96),
+                                             ("qwen2.5-coder-0.5b", 64)])
+def test_info_real_bundled(name, tokens):
     assert name in bundled_trace_names()
     result = CliRunner().invoke(main, ["trace", "info", name])
     assert result.exit_code == 0, result.output
@@ -80,7 +81,7 @@ def test_info_real_bundled(name):
     trace = load_trace(name)
     assert not trace.shape_only and trace.default_profile is None
     assert trace.provenance["command"].startswith(f"andasim trace record --model {name} --corpus wiki")
-    assert trace.card.name == name and len(trace.provenance["sampling"]["positions"]) == 96
+    assert trace.card.name == name and len(trace.provenance["sampling"]["positions"]) == tokens
 
 
 def test_info_real_trace_file_and_list(tmp_path):

@@ -27,6 +27,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "offload": ("andasim.cli.offload", "offload", "FlexGen-style offloading: evaluate or search a policy."),
     "trace": ("andasim.cli.trace", "trace", "Record, inspect and list workload traces."),
     "tp": ("andasim.cli.tp", "tp", "Tensor parallelism over N chips with compressed all-reduces."),
+    "evaluate": ("andasim.cli.evaluate", "evaluate",
+                 "Perplexity of a real model under a precision profile, with a confidence interval."),
     "search": ("andasim.cli.search", "search",
                "Search Anda mantissa widths per module under an accuracy budget."),
     "selftest": ("andasim.cli.selftest", "selftest",

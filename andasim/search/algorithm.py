@@ -41,6 +41,7 @@ from typing import Any
 
 from andasim import __version__
 from andasim.errors import AndasimInputError
+from andasim.search.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, paired_bootstrap
 from andasim.search.bops import module_shares, relative_cost
 from andasim.search.evaluators.base import Evaluator
 from andasim.search.journal import Journal, evaluation_key
@@ -49,6 +50,7 @@ from andasim.workload.precision import M_MIN, PrecisionProfile
 
 UNIFORM_SEEDS = tuple(range(4, 14))  # Step 1 of Algorithm 1: [4,4,4,4] … [13,13,13,13] (anda.md §3.3 [C])
 ALGORITHMS = ("published", "improved")
+ACCEPT_RULES = ("ci", "mean")
 
 Combination = tuple[int, ...]
 PerLayer = dict[int, dict[str, int]]
@@ -69,14 +71,22 @@ class Evaluation:
     accepted: bool
     wall_s: float
     replayed: bool
+    ci: tuple[float, float] | None = None
+
+    @property
+    def relative_change(self) -> float:
+        """1 − accuracy: the relative metric change against the reference (perplexity: PPL ratio − 1)."""
+        return 1.0 - self.accuracy
 
     def progress_line(self, metric_name: str) -> str:
         comb = "[" + ",".join(str(b) for b in self.combination) + "]"
         extra = f"+{sum(len(v) for v in self.per_layer.values())} per-layer" if self.per_layer else ""
         verdict = "accepted" if self.accepted else ("feasible" if self.feasible else "rejected")
         source = "journal" if self.replayed else f"{self.wall_s:.1f}s"
+        ci = "" if self.ci is None else f" CI [{self.ci[0]:+.3%}, {self.ci[1]:+.3%}]"
         return (f"#{self.index:<3d} {comb}{extra}  BOPs x{self.bops_reduction:.3f}  "
-                f"{metric_name}={self.metric:.6g}  acc={self.accuracy:.5f}  {verdict}  ({source})")
+                f"{metric_name}={self.metric:.6g}  change {self.relative_change:+.3%}{ci}  {verdict}  "
+                f"({source})")
 
 
 @dataclass
@@ -92,6 +102,7 @@ class SearchResult:
     pruned: int = 0
     wall_s: float = 0.0
     journal: Journal | None = None
+    accept: str = "mean"
 
     @property
     def n_evaluations(self) -> int:
@@ -126,8 +137,11 @@ class _Runner:
 
     def __init__(self, evaluator: Evaluator, shares: dict[str, float], tolerance: float,
                  journal: Journal | None, progress: Callable[[Evaluation], None] | None,
-                 n_layers: int | None) -> None:
+                 n_layers: int | None, accept: str = "mean", seed: int = DEFAULT_SEED) -> None:
         self.evaluator = evaluator
+        self.accept = check_accept(accept, evaluator)
+        self.seed = seed
+        self.reference_nll: list[float] | None = None
         self.shares = shares
         self.tolerance = tolerance
         self.journal = journal
@@ -139,12 +153,22 @@ class _Runner:
 
     def _reference(self) -> float:
         if self.journal is not None and self.journal.reference is not None:
+            self.reference_nll = self.journal.reference.get("window_nll")
             return float(self.journal.reference["metric"])
         start = time.perf_counter()
-        metric = float(self.evaluator.reference_metric())
+        metric, nll = self.evaluator.reference_detail()
+        self.reference_nll = None if nll is None else [float(v) for v in nll]
         if self.journal is not None:
-            self.journal.record_reference(metric, time.perf_counter() - start)
-        return metric
+            self.journal.record_reference(float(metric), time.perf_counter() - start, self.reference_nll)
+        return float(metric)
+
+    def interval(self, window_nll: list[float] | None) -> tuple[float, float] | None:
+        """Paired-bootstrap interval of the relative change against the reference (None without windows)."""
+        if window_nll is None or self.reference_nll is None:
+            return None
+        ci = paired_bootstrap(self.reference_nll, window_nll, self.evaluator.tokens_per_window,
+                              seed=self.seed)
+        return ci.low, ci.high
 
     def cost(self, comb: Combination, per_layer: PerLayer | None = None) -> Fraction:
         return relative_cost(self.shares, self.profile(comb, per_layer), self.n_layers)
@@ -165,18 +189,27 @@ class _Runner:
         if hit is not None or shared is not None:
             source = hit if hit is not None else shared
             metric, wall_s, replayed = float(source["metric"]), float(source["wall_s"]), True
+            window_nll = source.get("window_nll")
         else:
             start = time.perf_counter()
-            metric = float(self.evaluator.measure(self.profile(comb, per_layer)))
-            wall_s, replayed = time.perf_counter() - start, False
+            raw, nll = self.evaluator.measure_detail(self.profile(comb, per_layer))
+            metric, wall_s, replayed = float(raw), time.perf_counter() - start, False
+            window_nll = None if nll is None else [float(v) for v in nll]
         cost = self.cost(comb, per_layer)
         accuracy = self.evaluator.accuracy(metric, self.reference)
-        feasible = accuracy >= (1.0 - self.tolerance) * self.fp_acc
+        ci = self.interval(window_nll)
+        if self.accept == "ci":
+            if ci is None:
+                raise AndasimInputError("--accept ci needs per-window measurements; this evaluation has none "
+                                        "(a journal from an older andasim?); use --accept mean")
+            feasible = ci[1] <= self.tolerance
+        else:
+            feasible = accuracy >= (1.0 - self.tolerance) * self.fp_acc
         accepted = feasible and (best_cost is None or cost < best_cost)
         ev = Evaluation(index=len(self.evaluations) + 1, combination=comb, per_layer=per_layer,
                         relative_bops=float(cost), bops_reduction=float(1 / cost), metric=metric,
                         accuracy=accuracy, feasible=feasible, accepted=accepted, wall_s=wall_s,
-                        replayed=replayed)
+                        replayed=replayed, ci=ci)
         if self.journal is not None and hit is None:
             extra = {"reused_from": shared["source"]} if shared is not None else {}
             self.journal.record_eval({**extra,
@@ -184,11 +217,22 @@ class _Runner:
                 "per_layer": {str(k): v for k, v in sorted(per_layer.items())},
                 "bops_reduction": ev.bops_reduction, "metric": metric, "accuracy": accuracy,
                 "feasible": feasible, "accepted": accepted, "wall_s": wall_s,
-                "evaluator": self.evaluator.metric_name})
+                "evaluator": self.evaluator.metric_name,
+                **({} if window_nll is None else {"window_nll": window_nll, "ci": list(ci)})})
         self.evaluations.append(ev)
         if self.progress is not None:
             self.progress(ev)
         return ev
+
+
+def check_accept(accept: str, evaluator: Evaluator) -> str:
+    """Validate the acceptance rule: `ci` (interval upper bound within δ) needs a windowed evaluator."""
+    if accept not in ACCEPT_RULES:
+        raise AndasimInputError(f"--accept {accept!r}: valid are {', '.join(ACCEPT_RULES)}")
+    if accept == "ci" and evaluator.tokens_per_window is None:
+        raise AndasimInputError(f"--accept ci needs an evaluator that measures windows (perplexity); the "
+                                f"{evaluator.metric_name} evaluator has none: use --accept mean")
+    return accept
 
 
 def _neighbours(comb: Combination) -> Iterable[Combination]:
@@ -213,10 +257,10 @@ def _result(runner: _Runner, algorithm: str, best: Combination | None, best_per_
 
 def search_published(evaluator: Evaluator, card_or_shares: Any, tolerance: float, max_evals: int = 32, *,
                      journal: Journal | None = None, progress: Callable[[Evaluation], None] | None = None,
-                     ) -> SearchResult:
+                     accept: str = "mean") -> SearchResult:
     """Algorithm 1 of the Anda paper, step by step (anda.md §3.3)."""
     start = time.perf_counter()
-    runner = _Runner(evaluator, module_shares(card_or_shares), tolerance, journal, progress, None)
+    runner = _Runner(evaluator, module_shares(card_or_shares), tolerance, journal, progress, None, accept)
     queue = [(runner.cost(c), c) for c in ((m,) * 4 for m in UNIFORM_SEEDS)]
     heapq.heapify(queue)
     queued = {c for _, c in queue}
@@ -244,7 +288,7 @@ def _dominated(comb: Combination, failed: list[Combination]) -> bool:
 def search_improved(evaluator: Evaluator, card_or_shares: Any, tolerance: float, max_evals: int = 32, *,
                     journal: Journal | None = None, progress: Callable[[Evaluation], None] | None = None,
                     monotone: bool = True, refine_blocks: int = 0, n_layers: int | None = None,
-                    ) -> SearchResult:
+                    accept: str = "mean") -> SearchResult:
     """Algorithm 1 with BOPs pruning, memoisation, optional monotonicity pruning and per-layer refinement."""
     start = time.perf_counter()
     if refine_blocks:
@@ -252,7 +296,7 @@ def search_improved(evaluator: Evaluator, card_or_shares: Any, tolerance: float,
         if not n_layers or not 0 < refine_blocks <= n_layers:
             raise AndasimInputError(f"refine_blocks={refine_blocks}: needs 1..n_layers blocks and a known "
                                     f"layer count (got n_layers={n_layers})")
-    runner = _Runner(evaluator, module_shares(card_or_shares), tolerance, journal, progress, n_layers)
+    runner = _Runner(evaluator, module_shares(card_or_shares), tolerance, journal, progress, n_layers, accept)
     failed: list[Combination] = []
     best: Combination | None = None
     best_cost: Fraction | None = None
@@ -363,20 +407,27 @@ def run_search(evaluator: Evaluator, card_or_shares: Any, tolerance: float, *, a
                max_evals: int = 32, journal_path: str | None = None,
                progress: Callable[[Evaluation], None] | None = None, monotone: bool = True,
                refine_blocks: int = 0, n_layers: int | None = None,
-               reuse: list[str] | None = None) -> SearchResult:
+               reuse: list[str] | None = None, accept: str | None = None) -> SearchResult:
     """Run one search, journaled to `journal_path` when given (resuming it if it exists).
 
     `reuse`: other journals whose evaluations (same evaluator settings) are replayed instead of recomputed.
+    `accept`: `ci` (the paired-bootstrap interval's upper bound within δ) or `mean` (the point estimate,
+    the paper's rule); default `ci` for evaluators that measure windows, `mean` otherwise.
     """
+    if accept is None:
+        accept = "mean" if evaluator.tokens_per_window is None else "ci"
+    check_accept(accept, evaluator)
     if algorithm not in ALGORITHMS:
         raise AndasimInputError(f"algorithm {algorithm!r}: valid are {', '.join(ALGORITHMS)}")
     if isinstance(max_evals, bool) or not isinstance(max_evals, int) or max_evals < 1:
         raise AndasimInputError(f"max_evals must be a positive integer, got {max_evals!r}")
     if not 0 < tolerance < 1:
         raise AndasimInputError(f"tolerance must lie strictly between 0 and 1, got {tolerance!r}")
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"accept": accept}
+    if accept == "ci":
+        options["bootstrap"] = {"seed": DEFAULT_SEED, "resamples": DEFAULT_RESAMPLES, "level": DEFAULT_LEVEL}
     if algorithm == "improved":
-        options = {"monotone": monotone, "refine_blocks": refine_blocks}
+        options.update(monotone=monotone, refine_blocks=refine_blocks)
     journal = None
     if journal_path is not None:
         journal = Journal.open(journal_path, search_config(algorithm, evaluator, card_or_shares, tolerance,
@@ -386,10 +437,11 @@ def run_search(evaluator: Evaluator, card_or_shares: Any, tolerance: float, *, a
         raise AndasimInputError("reusing other journals needs a journal of this search")
     if algorithm == "published":
         result = search_published(evaluator, card_or_shares, tolerance, max_evals, journal=journal,
-                                  progress=progress)
+                                  progress=progress, accept=accept)
     else:
         result = search_improved(evaluator, card_or_shares, tolerance, max_evals, journal=journal,
                                  progress=progress, monotone=monotone, refine_blocks=refine_blocks,
-                                 n_layers=n_layers)
+                                 n_layers=n_layers, accept=accept)
     result.journal = journal
+    result.accept = accept
     return result

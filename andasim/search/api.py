@@ -9,6 +9,7 @@ from typing import Any
 
 from andasim.errors import AndasimInputError
 from andasim.search.algorithm import Evaluation, SearchResult, parse_tolerance, run_search
+from andasim.search.bootstrap import DEFAULT_SEED, paired_bootstrap
 from andasim.search.evaluators.base import Evaluator
 from andasim.search.journal import evaluation_key
 from andasim.workload.precision import PrecisionProfile
@@ -18,8 +19,16 @@ EVALUATORS = ("perplexity", "proxy")
 
 def make_evaluator(*, model: str | None = None, trace: Any = None, evaluator: str | None = None,
                    calib_seqs: int = 8, seq_len: int = 512, eval_seqs: int = 16, corpus: str = "wiki",
-                   coefficients: str | Path | None = None, threads: int | None = 1) -> tuple[Evaluator, Any]:
-    """(evaluator, model card for the BOPs shares) from a model name/path or a trace name/path/object."""
+                   coefficients: str | Path | None = None, threads: int | None = 1,
+                   weights: str = "as-shipped", bos: bool = False) -> tuple[Evaluator, Any]:
+    """(evaluator, model card for the BOPs shares) from a model name/path or a trace name/path/object.
+
+    `threads` (None = leave as is) is applied before torch is imported (andasim.threads).
+    """
+    if threads is not None:
+        from andasim.threads import set_threads
+
+        set_threads(threads)
     if (model is None) == (trace is None):
         raise AndasimInputError("give exactly one of --model (perplexity evaluator) or --trace "
                                 "(proxy evaluator)")
@@ -29,15 +38,18 @@ def make_evaluator(*, model: str | None = None, trace: Any = None, evaluator: st
     if kind == "perplexity":
         if model is None:
             raise AndasimInputError("--evaluator perplexity needs --model (a trace holds no model to run)")
-        from andasim.workload.hf_models import require_torch
+        from andasim.search.weights import WeightMode
+        from andasim.workload.hf_models import check_model_arg, require_torch
 
-        require_torch("the perplexity evaluator")
+        WeightMode.parse(weights)
+        check_model_arg(model)
+        require_torch("the perplexity evaluator")  # one clear line without the models extra
         from andasim.search.evaluators.perplexity import from_model_name
         from andasim.workload.card import bundled_card_names, load_card
         from andasim.workload.hf_models import card_from_config
 
         ev = from_model_name(model, calib_seqs=calib_seqs, seq_len=seq_len, eval_seqs=eval_seqs,
-                             corpus=corpus, threads=threads)
+                             corpus=corpus, weights=weights, bos=bos)
         card = (load_card(model) if model in bundled_card_names()
                 else card_from_config(ev.model.config, Path(model).name, f"config of {model}"))
         return ev, card
@@ -48,27 +60,33 @@ def make_evaluator(*, model: str | None = None, trace: Any = None, evaluator: st
 
     tr = load_workload(trace)
     coeffs, provenance = load_coefficients(coefficients) if coefficients else load_coefficients()
-    return ProxyEvaluator(tr, coeffs, provenance), tr.card
+    return ProxyEvaluator(tr, coeffs, provenance, weights=weights), tr.card
 
 
-def heldout_report(evaluator: Evaluator, result: SearchResult) -> dict[str, float]:
-    """Held-out perplexity of the INT4-weight reference and of the chosen profile (journaled, resumable)."""
-    heldout = getattr(evaluator, "heldout_perplexity", None)
+def heldout_report(evaluator: Evaluator, result: SearchResult, seed: int = DEFAULT_SEED) -> dict[str, Any]:
+    """Held-out perplexity of the baseline and of the chosen profile, with the paired-bootstrap interval
+    of the relative change (journaled, resumable). Empty without held-out windows or a chosen profile."""
+    heldout = getattr(evaluator, "heldout_detail", None)
     if heldout is None or result.best is None:
         return {}
     journal = result.journal
-    out = {}
+    out: dict[str, Any] = {}
+    nll: dict[str, list[float]] = {}
     best = result.best
     for name, key, profile in (("reference", "reference", None),
                                ("chosen", evaluation_key(tuple(best.as_list()), best.per_layer), best)):
         hit = journal.lookup_heldout(key) if journal else None
-        if hit is not None:
-            out[name] = float(hit["metric"])
+        if hit is not None and "window_nll" in hit:
+            out[name], nll[name] = float(hit["metric"]), hit["window_nll"]
             continue
         start = time.perf_counter()
-        out[name] = heldout(profile)
+        metric, windows = heldout(profile)
+        out[name], nll[name] = float(metric), [float(v) for v in windows]
         if journal:
-            journal.record_heldout(key, out[name], time.perf_counter() - start)
+            journal.record_heldout(key, out[name], time.perf_counter() - start, nll[name])
+    ci = paired_bootstrap(nll["reference"], nll["chosen"], evaluator.heldout_tokens_per_window,
+                          seed=seed)
+    out.update(ci.to_dict())
     return out
 
 

@@ -5,7 +5,8 @@
         --out andasim/search/proxy_calibration.yaml
     python -m andasim.search.calibrate agree --trace smollm2-135m runs/search/*.journal.jsonl
 
-`fit` quantizes one module type at a time (the others at M = 16, nearly lossless) at a few widths,
+`fit` quantizes one module type at a time (the others left unquantized, i.e. FP16 activations as in
+the baseline) at a few widths,
 measures the relative calibration-perplexity increase ℓ with the perplexity evaluator and the proxy
 error e²_m from the trace, and fits ℓ ≈ K_m · e²_m (`proxy.calibrate_coefficients`). Every perplexity
 measurement goes through a journal, so the fit resumes and its measurements can be reused by searches
@@ -29,36 +30,59 @@ from andasim.workload.gemm import FP_INT_MODULES
 from andasim.workload.precision import PrecisionProfile
 
 SWEEP_WIDTHS = (4, 5, 6, 7)
-OTHERS_BITS = 16
+OTHERS = "unquantized (FP16 activations, as in the baseline)"
+
+
+class SingleModule:
+    """Anda activations for one module type only; every other module keeps the baseline's FP16 inputs.
+
+    Duck-types the `bits_for` of a PrecisionProfile for the perplexity evaluator's hooks, where None
+    means "not quantized".
+    """
+
+    def __init__(self, module: str, bits: int) -> None:
+        self.module, self.bits = module, bits
+
+    def bits_for(self, module: str, layer: int | None = None) -> int | None:
+        return self.bits if module == self.module else None
+
+    def as_list(self) -> list[int | None]:
+        return [self.bits if m == self.module else None for m in FP_INT_MODULES]
 
 
 def sweep_points(ppl: Evaluator, proxy: Any, journal: Journal, widths: tuple[int, ...] = SWEEP_WIDTHS,
                  log: Any = print) -> list[dict[str, Any]]:
-    """Single-module sweeps: {"module", "bits", "err2", "loss", "ppl"} per point (journaled)."""
+    """Single-module sweeps: {"module", "bits", "err2", "loss", "ppl"} per point (journaled).
+
+    `proxy` None: perplexity only (the `sensitivity` command); err2 is then None.
+    """
     ref = journal.reference["metric"] if journal.reference else None
     if ref is None:
         start = time.perf_counter()
-        ref = ppl.reference_metric()
-        journal.record_reference(ref, time.perf_counter() - start)
+        ref, nll = ppl.reference_detail()
+        journal.record_reference(ref, time.perf_counter() - start, None if nll is None else list(nll))
     points = []
-    for i, module in enumerate(FP_INT_MODULES):
+    for module in FP_INT_MODULES:
         for bits in widths:
-            comb = tuple(bits if j == i else OTHERS_BITS for j in range(len(FP_INT_MODULES)))
-            key = evaluation_key(comb, {})
+            single = SingleModule(module, bits)
+            comb = tuple(single.as_list())
+            key = evaluation_key(comb, {})  # null = unquantized module
             hit = journal.lookup(key)
-            profile = PrecisionProfile.from_list(list(comb))
             if hit is None:
                 start = time.perf_counter()
-                metric = ppl.measure(profile)
+                metric, nll = ppl.measure_detail(single)
                 hit = {"key": key, "index": len(journal.evaluations()) + 1, "combination": list(comb),
                        "per_layer": {}, "metric": metric, "accuracy": ppl.accuracy(metric, ref),
                        "feasible": None, "accepted": None, "wall_s": time.perf_counter() - start,
-                       "evaluator": ppl.metric_name}
+                       "evaluator": ppl.metric_name, **({} if nll is None else {"window_nll": list(nll)})}
                 journal.record_eval(hit)
-            point = {"module": module, "bits": bits, "err2": proxy.module_error2(profile)[module],
+            # A module's proxy error depends on its own width only.
+            err2 = None if proxy is None else \
+                proxy.module_error2(PrecisionProfile.from_list([bits] * len(FP_INT_MODULES)))[module]
+            point = {"module": module, "bits": bits, "err2": err2,
                      "loss": hit["metric"] / ref - 1.0, "ppl": hit["metric"]}
-            log(f"{module:5s} M={bits:2d}  ppl={point['ppl']:.4f}  loss={point['loss']:+.5f}  "
-                f"e²={point['err2']:.3e}")
+            e2 = "" if err2 is None else f"  e²={err2:.3e}"
+            log(f"{module:5s} M={bits:2d}  ppl={point['ppl']:.4f}  loss={point['loss']:+.5f}{e2}")
             points.append(point)
     return points
 
@@ -104,40 +128,74 @@ def main() -> None:
 @click.option("--trace", "trace_name", default="smollm2-135m", show_default=True)
 @click.option("--calib-seqs", default=4, show_default=True)
 @click.option("--seq-len", default=512, show_default=True)
+@click.option("--weights", default="as-shipped", show_default=True)
+@click.option("--bos/--no-bos", default=False, show_default=True)
 @click.option("--threads", default=1, show_default=True)
 @click.option("--journal", required=True, type=click.Path(dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False))
-def fit(model: str, trace_name: str, calib_seqs: int, seq_len: int, threads: int, journal: str,
-        out: str) -> None:
+def fit(model: str, trace_name: str, calib_seqs: int, seq_len: int, weights: str, bos: bool, threads: int,
+        journal: str, out: str) -> None:
     """Sweep each module alone at M = 4..7 and fit the proxy's K_m."""
     from andasim.search.api import make_evaluator
     from andasim.search.evaluators.proxy import ProxyEvaluator, calibrate_coefficients
     from andasim.workload.trace import load_trace
 
     ppl, _ = make_evaluator(model=model, evaluator="perplexity", calib_seqs=calib_seqs, seq_len=seq_len,
-                            eval_seqs=1, threads=threads)
+                            eval_seqs=1, threads=threads, weights=weights, bos=bos)
     trace = load_trace(trace_name)
-    proxy = ProxyEvaluator(trace, dict.fromkeys(FP_INT_MODULES, 1.0), {})
+    proxy = ProxyEvaluator(trace, dict.fromkeys(FP_INT_MODULES, 1.0), {}, weights=weights)
     jr = Journal.open(journal, {"purpose": "proxy calibration", "evaluator": ppl.describe(),
-                                "widths": list(SWEEP_WIDTHS), "others_bits": OTHERS_BITS})
+                                "widths": list(SWEEP_WIDTHS), "others": OTHERS})
     points = sweep_points(ppl, proxy, jr, log=lambda s: click.echo(s, err=True))
     coeffs = calibrate_coefficients(points)
     data = {
         "coefficients": {m: float(f"{coeffs[m]:.6g}") for m in FP_INT_MODULES},
         "provenance": {
             "model": model, "trace": trace.trace_id, "trace_checksum": trace.checksum,
-            "method": (f"one module at M in {list(SWEEP_WIDTHS)}, others at M={OTHERS_BITS}; loss = "
-                       f"relative calibration-perplexity increase ({calib_seqs} windows of {seq_len} tokens "
-                       "of the wiki calib split, INT4 g128 weights); K_m = least squares through the origin "
-                       "of loss on e²_m over the points with loss <= 0.2"),
+            "method": (f"one module at M in {list(SWEEP_WIDTHS)}, the others {OTHERS}; loss = "
+                       f"relative calibration-perplexity increase (calib:{calib_seqs} windows of {seq_len} "
+                       f"tokens of the wiki corpus, BOS {'on' if bos else 'off'}, weights {weights}); K_m = "
+                       "least squares through the origin of loss on e²_m over the points with loss <= 0.2"),
+            "weights": weights,
             "command": f"python -m andasim.search.calibrate fit --model {model} --trace {trace_name} "
-                       f"--calib-seqs {calib_seqs} --seq-len {seq_len}",
+                       f"--calib-seqs {calib_seqs} --seq-len {seq_len} --weights {weights} "
+                       f"--{'bos' if bos else 'no-bos'} --threads {threads} --journal {journal} --out {out}",
         },
         "points": [{k: (float(f"{v:.6g}") if isinstance(v, float) else v) for k, v in p.items()}
                    for p in points],
     }
     write_atomic(out, yaml.safe_dump(data, sort_keys=False))
     click.echo(f"K = {data['coefficients']} -> {out}")
+
+
+@main.command("sensitivity")
+@click.option("--model", required=True)
+@click.option("--widths", default="5", show_default=True, help="Comma-separated mantissa widths.")
+@click.option("--calib-seqs", default=4, show_default=True)
+@click.option("--seq-len", default=512, show_default=True)
+@click.option("--weights", default="as-shipped", show_default=True)
+@click.option("--bos/--no-bos", default=False, show_default=True)
+@click.option("--threads", default=1, show_default=True)
+@click.option("--journal", required=True, type=click.Path(dir_okay=False))
+def sensitivity(model: str, widths: str, calib_seqs: int, seq_len: int, weights: str, bos: bool, threads: int,
+                journal: str) -> None:
+    """Single-module sensitivity: each module type alone at each width, the others unquantized."""
+    from andasim.errors import AndasimInputError
+    from andasim.search.api import make_evaluator
+
+    try:
+        bits = tuple(int(w) for w in widths.split(","))
+    except ValueError:
+        raise AndasimInputError(f"--widths {widths!r}: expected integers such as 4,5") from None
+    ppl, _ = make_evaluator(model=model, evaluator="perplexity", calib_seqs=calib_seqs, seq_len=seq_len,
+                            eval_seqs=1, threads=threads, weights=weights, bos=bos)
+    jr = Journal.open(journal, {"purpose": "single-module sensitivity", "evaluator": ppl.describe(),
+                                "widths": list(bits), "others": OTHERS})
+    points = sweep_points(ppl, None, jr, widths=bits, log=lambda s: click.echo(s, err=True))
+    for width in bits:
+        ranked = sorted((p for p in points if p["bits"] == width), key=lambda p: -p["loss"])
+        click.echo(f"M={width}: " + ", ".join(f"{p['module']} {p['loss']:+.3%}" for p in ranked)
+                   + f"  (most sensitive: {ranked[0]['module']})")
 
 
 @main.command("agree")

@@ -122,8 +122,10 @@ class Journal:
     def reference(self) -> dict[str, Any] | None:
         return self._reference
 
-    def record_reference(self, metric: float, wall_s: float) -> None:
+    def record_reference(self, metric: float, wall_s: float, window_nll: list[float] | None = None) -> None:
         self._reference = {"type": "reference", "metric": metric, "wall_s": wall_s}
+        if window_nll is not None:
+            self._reference["window_nll"] = [float(v) for v in window_nll]
         self._write(self._reference)
 
     def lookup(self, key: str) -> dict[str, Any] | None:
@@ -152,7 +154,7 @@ class Journal:
                     self._shared[e["key"]] = {**e, "source": str(e.get("reused_from", path))}
             ref = next((e for e in events if e["type"] == "reference"), None)
             if self._reference is None and ref is not None:
-                self.record_reference(float(ref["metric"]), float(ref["wall_s"]))
+                self.record_reference(float(ref["metric"]), float(ref["wall_s"]), ref.get("window_nll"))
         return len(self._shared)
 
     def record_eval(self, record: dict[str, Any]) -> None:
@@ -165,8 +167,11 @@ class Journal:
         """A journaled held-out measurement (final report), by evaluation key or "reference"."""
         return next((e for e in self._events if e["type"] == "heldout" and e["key"] == key), None)
 
-    def record_heldout(self, key: str, metric: float, wall_s: float) -> None:
+    def record_heldout(self, key: str, metric: float, wall_s: float, window_nll: list[float] | None = None,
+                       ) -> None:
         record = {"type": "heldout", "key": key, "metric": metric, "wall_s": wall_s}
+        if window_nll is not None:
+            record["window_nll"] = [float(v) for v in window_nll]
         self._events.append(record)
         self._write(record)
 

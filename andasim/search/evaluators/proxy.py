@@ -1,8 +1,9 @@
 """Trace-only proxy evaluator: predicted perplexity loss from the output error of the sampled GeMMs.
 
 For every recorded (layer, module) the trace holds FP16 activations X [tokens, k] and a sample of
-weight columns W [k, n_s]. The weights are quantized like the perplexity evaluator's (INT4, g128
-along k, asymmetric RTN) and the relative output error of Anda activations is
+weight columns W [k, n_s]. The weights are treated like the perplexity evaluator's `--weights`: as
+shipped (the recorded sample as loaded, the default) or re-quantized (e.g. INT4, g128 along k,
+asymmetric RTN), and the relative output error of Anda activations is
 
     e²_{l,m}(M) = ||(X̂_M − X) · W_q||² / ||X · W_q||²        (X̂_M = anda_quantize(X, M, gs=64)).
 
@@ -33,6 +34,7 @@ from andasim.formats.anda import anda_quantize
 from andasim.formats.intq import int_weights, int_weights_dequantize
 from andasim.safe_read import short
 from andasim.search.evaluators.base import Evaluator
+from andasim.search.weights import WeightMode
 from andasim.strict_yaml import load_strict_yaml
 from andasim.threads import single_threaded
 from andasim.workload.gemm import FP_INT_MODULES
@@ -65,13 +67,16 @@ class ProxyEvaluator(Evaluator):
     metric_name = "predicted_loss"
 
     def __init__(self, trace: Any, coefficients: dict[str, float] | None = None,
-                 provenance: dict[str, Any] | None = None, gs: int = 64) -> None:
+                 provenance: dict[str, Any] | None = None, gs: int = 64, weights: str = "as-shipped") -> None:
         if coefficients is None:
             coefficients, provenance = load_coefficients()
         self.coefficients = {m: float(coefficients[m]) for m in FP_INT_MODULES}
         self.provenance = provenance or {}
         self.gs = gs
         self.trace = trace
+        self.weights = weights
+        mode = WeightMode.parse(weights)
+        bits, group = mode.bits, mode.group
         keys = sorted(set(trace.activations) & set(trace.weights))
         missing = [m for m in FP_INT_MODULES if not any(k[1] == m for k in keys)]
         if missing:
@@ -87,8 +92,11 @@ class ProxyEvaluator(Evaluator):
             if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[0]:
                 raise AndasimInputError(f"trace {trace.trace_id}: {key}: activation {x.shape} and weight "
                                         f"sample {w.shape} do not multiply")
-            q, scale, zero = int_weights(w, bits=4, group=128, axis=0, sym=False)
-            wq = int_weights_dequantize(q, scale, zero, group=128, axis=0).astype(np.float64)
+            if bits is None:
+                wq = w.astype(np.float64)
+            else:
+                q, scale, zero = int_weights(w, bits=bits, group=group, axis=0, sym=False)
+                wq = int_weights_dequantize(q, scale, zero, group=group, axis=0).astype(np.float64)
             with single_threaded():
                 norm2 = float(np.sum((x.astype(np.float64) @ wq) ** 2))
             if not norm2 > 0:
@@ -101,7 +109,7 @@ class ProxyEvaluator(Evaluator):
         trace = self.trace
         return {"kind": "proxy", "trace": trace.trace_id, "trace_label": getattr(trace, "label", ""),
                 "trace_checksum": getattr(trace, "checksum", ""), "gs": self.gs,
-                "weights": "INT4 g128 asymmetric round-to-nearest",
+                "weights": self.weights,
                 "coefficients": self.coefficients, "calibration": self.provenance}
 
     def gemm_error2(self, layer: int, module: str, bits: int) -> float:
