@@ -23,6 +23,10 @@ dataflow.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
+
+import numpy as np
 
 from andasim.errors import AndasimInputError
 from andasim.hw.dataflow_config import DEFAULT, DataflowConfig
@@ -75,25 +79,102 @@ def _no_fit(job: GemmJob, cfg: DataflowConfig) -> AndasimInputError:
 
 def map_and_schedule(job: GemmJob, cfg: DataflowConfig = DEFAULT) -> tuple[Mapping, dict[str, int]]:
     """The chosen mapping (with its reason) and its raw schedule counters."""
-    cands = candidates(job, cfg)
-    if not cands:
+    ranked = _ranked_candidates(_dram_free(job), cfg)
+    if not ranked.cands:
         raise _no_fit(job, cfg)
-    return select(job, cands, cfg)
+    return select(job, ranked, cfg)
 
 
-def select(job: GemmJob, cands: list[Mapping], cfg: DataflowConfig) -> tuple[Mapping, dict[str, int]]:
-    """Choose among `cands` (non-empty) by `cfg.objective`: the search of the module docstring."""
-    bound = {id(mp): lower_bound_cycles(job, mp) for mp in cands}
+@dataclasses.dataclass(frozen=True)
+class RankedCandidates:
+    """A GeMM's candidates with what their lower bounds need, none of it depending on DRAM timing.
+
+    `compute`: each candidate's closed-form compute cycles; `first_bits`: its first block's bits;
+    `read_bits`: its DRAM reads plus the GeMM's writes; `by_traffic`: candidate indices sorted by
+    (dram_read_bits, label), stably (the mapper's order once the bound is put first).
+    """
+
+    cands: tuple[Mapping, ...]
+    compute: np.ndarray
+    first_bits: np.ndarray
+    read_bits: np.ndarray
+    by_traffic: np.ndarray
+
+
+def _dram_free(job: GemmJob) -> GemmJob:
+    """`job` with its DRAM timing zeroed: the key under which candidates are shared across designs
+    that differ only in DRAM bandwidth, clock or latency (candidates and compute cycles never read them)."""
+    return dataclasses.replace(job, dram_bits_per_s=0, freq_hz=0, dram_latency_cycles=0)
+
+
+@functools.lru_cache(maxsize=512)
+def _ranked_candidates(job: GemmJob, cfg: DataflowConfig) -> RankedCandidates:
+    """Candidates of `job` (DRAM timing zeroed, see `_dram_free`) and their DRAM-independent numbers.
+
+    Cached: the mapper's candidates are a pure function of the job's shape, formats and buffers and
+    of the dataflow section, and a sweep or a model's repeated layers ask for the same ones again.
+    The Mappings are immutable, so sharing them between calls is safe.
+    """
+    return rank_candidates(job, candidates(job, cfg))
+
+
+def rank_candidates(job: GemmJob, cands: list[Mapping]) -> RankedCandidates:
+    """`cands` with their compute cycles, first-block bits, read + write bits and traffic order."""
+    out_values = cdiv(job.m * job.n * job.out_num, job.out_den)
+    writes = job.count * cdiv(out_values * job.out_bits_num, job.out_bits_den)
+    by_traffic = sorted(range(len(cands)), key=lambda i: (cands[i].dram_read_bits, cands[i].label()))
+    return RankedCandidates(
+        tuple(cands),
+        np.array([DATAFLOWS[mp.dataflow].compute_cycles(job, mp) for mp in cands], dtype=object),
+        np.array([mp.act_block_bits + mp.weight_block_bits for mp in cands], dtype=object),
+        np.array([mp.dram_read_bits + writes for mp in cands], dtype=object),
+        np.array(by_traffic, dtype=np.int64))
+
+
+def _transfer_cycles(job: GemmJob, bits: np.ndarray) -> np.ndarray:
+    """`job.transfer_cycles` of every element of `bits` (an object array of Python ints), exactly.
+
+    ceil(b * f / bw) == ceil(b * (f / g) / (bw / g)) for g = gcd(f, bw); after that reduction the
+    products usually fit int64 (then numpy's floor division, exact on integers, does it); otherwise
+    Python's unbounded integers do.
+    """
+    g = math.gcd(job.freq_hz, job.dram_bits_per_s)
+    f, bw = job.freq_hz // g, job.dram_bits_per_s // g
+    if len(bits) and max(bits) * f < 2**62:
+        return (-(-(bits.astype(np.int64) * f) // bw)).astype(object)
+    return np.array([-(-(b * f) // bw) for b in bits], dtype=object)
+
+
+def lower_bounds(job: GemmJob, ranked: RankedCandidates) -> list[int]:
+    """`lower_bound_cycles` of every candidate of `ranked` (the tests check they agree), as Python ints."""
+    first = _transfer_cycles(job, ranked.first_bits) + job.dram_latency_cycles
+    dram = _transfer_cycles(job, ranked.read_bits)
+    return [max(a, b) for a, b in zip((first + ranked.compute).tolist(), dram.tolist(), strict=True)]
+
+
+def select(job: GemmJob, ranked: RankedCandidates, cfg: DataflowConfig) -> tuple[Mapping, dict[str, int]]:
+    """Choose among `ranked.cands` (non-empty) by `cfg.objective`: the search of the module docstring.
+
+    Candidates are visited as indices into one list sorted by (bound, traffic, label): every pool a
+    search is given is a subsequence of it, hence already in the order the search visits it.
+    """
+    cands = ranked.cands
+    bound = lower_bounds(job, ranked)
+    # stable: equal bounds keep the (traffic, label) order, as Python's sort on the full key would
+    by_bound = np.argsort(np.array(bound, dtype=np.int64)[ranked.by_traffic], kind="stable")
+    rank = ranked.by_traffic[by_bound].tolist()
+    reads = [mp.dram_read_bits for mp in cands]
     simulated: dict[str, tuple[Mapping, dict[str, int]]] = {}
 
-    def search(pool: list[Mapping], limit: float | None = None) -> int:
-        """Simulate `pool` in bound order until the bound passes the best found (or `limit`), or the
-        phase has spent `STEP_BUDGET` tile steps."""
+    def search(pool: list[int], limit: float | None = None) -> int:
+        """Simulate `pool` (candidate indices in rank order) until the bound passes the best found
+        (or `limit`), or the phase has spent `STEP_BUDGET` tile steps."""
         best = None
         spent = 0
-        for mp in sorted(pool, key=lambda c: (bound[id(c)], c.dram_read_bits, c.label())):
+        for i in pool:
+            mp = cands[i]
             stop = best if limit is None else limit
-            if (stop is not None and bound[id(mp)] > stop) or spent >= STEP_BUDGET:
+            if (stop is not None and bound[i] > stop) or spent >= STEP_BUDGET:
                 break
             if mp.label() not in simulated:
                 simulated[mp.label()] = (mp, run_schedule(job, mp))
@@ -102,24 +183,24 @@ def select(job: GemmJob, cands: list[Mapping], cfg: DataflowConfig) -> tuple[Map
             best = cyc if best is None else min(best, cyc)
         return best
 
-    least = min(mp.dram_read_bits for mp in cands)
+    least = min(reads)
     if cfg.objective == "min_dram":
-        search([mp for mp in cands if mp.dram_read_bits == least])
+        search([i for i in rank if reads[i] == least])
     else:
-        fewest = search(cands)
+        fewest = search(rank)
         tie_cycles = fewest * (1 + cfg.tie_fraction)
-        in_band = [mp for mp in cands if bound[id(mp)] <= tie_cycles]
+        in_band = [i for i in rank if bound[i] <= tie_cycles]
         steps_before = sum(schedule_steps(job, mp) for mp, _ in simulated.values())
-        for traffic in sorted({mp.dram_read_bits for mp in in_band}):
-            found = search([mp for mp in in_band if mp.dram_read_bits == traffic], tie_cycles)
+        for traffic in sorted({reads[i] for i in in_band}):
+            found = search([i for i in in_band if reads[i] == traffic], tie_cycles)
             steps = sum(schedule_steps(job, mp) for mp, _ in simulated.values()) - steps_before
             if found <= tie_cycles or steps >= STEP_BUDGET:
                 break
     for name in cfg.names:  # the best bound of every other dataflow, for the reason
-        others = [mp for mp in cands if mp.dataflow == name]
-        if others and not any(m.dataflow == name for m, _ in simulated.values()):
-            mp = min(others, key=lambda c: (bound[id(c)], c.dram_read_bits, c.label()))
-            simulated[mp.label()] = (mp, run_schedule(job, mp))
+        if not any(m.dataflow == name for m, _ in simulated.values()):
+            i = next((i for i in rank if cands[i].dataflow == name), None)
+            if i is not None:
+                simulated[cands[i].label()] = (cands[i], run_schedule(job, cands[i]))
     fewest = min(raw["cycles"] for _, raw in simulated.values())
     tie_cycles = fewest * (1 + cfg.tie_fraction)
 
@@ -144,3 +225,4 @@ def select(job: GemmJob, cands: list[Mapping], cfg: DataflowConfig) -> tuple[Map
 def choose_mapping(job: GemmJob, cfg: DataflowConfig = DEFAULT) -> Mapping:
     """The mapping the mapper picks for `job` under the design's dataflow section `cfg`."""
     return map_and_schedule(job, cfg)[0]
+
