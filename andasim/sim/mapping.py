@@ -79,6 +79,14 @@ def _no_fit(job: GemmJob, cfg: DataflowConfig) -> AndasimInputError:
 
 def map_and_schedule(job: GemmJob, cfg: DataflowConfig = DEFAULT) -> tuple[Mapping, dict[str, int]]:
     """The chosen mapping (with its reason) and its raw schedule counters."""
+    mp, raw = _mapped(job, cfg)
+    return mp, dict(raw)  # a copy: the cached counters stay as the schedule gave them
+
+
+@functools.lru_cache(maxsize=1024)
+def _mapped(job: GemmJob, cfg: DataflowConfig) -> tuple[Mapping, dict[str, int]]:
+    """`map_and_schedule`, cached: a pure function of the (frozen, hashable) job and dataflow section;
+    the same GeMM recurs across models of one width, phases and sweep points whose axes it ignores."""
     ranked = _ranked_candidates(_dram_free(job), cfg)
     if not ranked.cands:
         raise _no_fit(job, cfg)
@@ -90,15 +98,15 @@ class RankedCandidates:
     """A GeMM's candidates with what their lower bounds need, none of it depending on DRAM timing.
 
     `compute`: each candidate's closed-form compute cycles; `first_bits`: its first block's bits;
-    `read_bits`: its DRAM reads plus the GeMM's writes; `by_traffic`: candidate indices sorted by
-    (dram_read_bits, label), stably (the mapper's order once the bound is put first).
+    `read_bits`: its DRAM reads plus the GeMM's writes (object arrays of Python ints); `traffic`:
+    each candidate's `dram_read_bits` (int64).
     """
 
     cands: tuple[Mapping, ...]
     compute: np.ndarray
     first_bits: np.ndarray
     read_bits: np.ndarray
-    by_traffic: np.ndarray
+    traffic: np.ndarray
 
 
 def _dram_free(job: GemmJob) -> GemmJob:
@@ -107,7 +115,9 @@ def _dram_free(job: GemmJob) -> GemmJob:
     return dataclasses.replace(job, dram_bits_per_s=0, freq_hz=0, dram_latency_cycles=0)
 
 
-@functools.lru_cache(maxsize=512)
+# A few entries: a GeMM on a small array has ~10^4 candidates (megabytes); the calls of one point and
+# its neighbours along a DRAM axis are what reuse them.
+@functools.lru_cache(maxsize=16)
 def _ranked_candidates(job: GemmJob, cfg: DataflowConfig) -> RankedCandidates:
     """Candidates of `job` (DRAM timing zeroed, see `_dram_free`) and their DRAM-independent numbers.
 
@@ -122,13 +132,12 @@ def rank_candidates(job: GemmJob, cands: list[Mapping]) -> RankedCandidates:
     """`cands` with their compute cycles, first-block bits, read + write bits and traffic order."""
     out_values = cdiv(job.m * job.n * job.out_num, job.out_den)
     writes = job.count * cdiv(out_values * job.out_bits_num, job.out_bits_den)
-    by_traffic = sorted(range(len(cands)), key=lambda i: (cands[i].dram_read_bits, cands[i].label()))
     return RankedCandidates(
         tuple(cands),
         np.array([DATAFLOWS[mp.dataflow].compute_cycles(job, mp) for mp in cands], dtype=object),
         np.array([mp.act_block_bits + mp.weight_block_bits for mp in cands], dtype=object),
         np.array([mp.dram_read_bits + writes for mp in cands], dtype=object),
-        np.array(by_traffic, dtype=np.int64))
+        np.array([mp.dram_read_bits for mp in cands], dtype=np.int64))
 
 
 def _transfer_cycles(job: GemmJob, bits: np.ndarray) -> np.ndarray:
@@ -152,6 +161,20 @@ def lower_bounds(job: GemmJob, ranked: RankedCandidates) -> list[int]:
     return [max(a, b) for a, b in zip((first + ranked.compute).tolist(), dram.tolist(), strict=True)]
 
 
+def _rank(cands: tuple[Mapping, ...], bound: np.ndarray, traffic: np.ndarray) -> list[int]:
+    """Indices of `cands` sorted by (bound, traffic, label), ties in list order: exactly Python's
+    stable `sorted` on that key, with labels formatted only where bound and traffic both tie."""
+    order = np.lexsort((traffic, bound))  # stable: ties keep list order
+    b, t = bound[order], traffic[order]
+    cuts = np.flatnonzero((b[1:] != b[:-1]) | (t[1:] != t[:-1])) + 1
+    starts = np.concatenate(([0], cuts))
+    ends = np.concatenate((cuts, [len(order)]))
+    out = order.tolist()
+    for lo, hi in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist(), strict=True):
+        out[lo:hi] = sorted(out[lo:hi], key=lambda i: cands[i].label())
+    return out
+
+
 def select(job: GemmJob, ranked: RankedCandidates, cfg: DataflowConfig) -> tuple[Mapping, dict[str, int]]:
     """Choose among `ranked.cands` (non-empty) by `cfg.objective`: the search of the module docstring.
 
@@ -160,10 +183,8 @@ def select(job: GemmJob, ranked: RankedCandidates, cfg: DataflowConfig) -> tuple
     """
     cands = ranked.cands
     bound = lower_bounds(job, ranked)
-    # stable: equal bounds keep the (traffic, label) order, as Python's sort on the full key would
-    by_bound = np.argsort(np.array(bound, dtype=np.int64)[ranked.by_traffic], kind="stable")
-    rank = ranked.by_traffic[by_bound].tolist()
-    reads = [mp.dram_read_bits for mp in cands]
+    rank = _rank(cands, np.array(bound, dtype=np.int64), ranked.traffic)
+    reads = ranked.traffic.tolist()
     simulated: dict[str, tuple[Mapping, dict[str, int]]] = {}
 
     def search(pool: list[int], limit: float | None = None) -> int:

@@ -40,6 +40,7 @@ def candidates(job: GemmJob, params: dict) -> list[Mapping]:
     if job.m >= job.rows or staging_bits(job) > job.output_cap_bits:
         return out
     tns = block_sizes(job.n, job.cols)
+    w_slots = {tn: slots_that_fit(lambda s, kk, n: weight_fits(job, s, kk, n), tn, job.k) for tn in tns}
     for ways in ways_options(job, params):
         tok = job.rows // ways
         partial = min(tok, job.m) * ways * job.cols * 32
@@ -50,7 +51,7 @@ def candidates(job: GemmJob, params: dict) -> list[Mapping]:
             if not a:
                 continue
             for tn in tns:
-                w = slots_that_fit(lambda s, kk, n: weight_fits(job, s, kk, n), tn, job.k)
+                w = w_slots[tn]
                 if not w:
                     continue
                 for order in ("act_outer", "weight_outer"):

@@ -105,7 +105,12 @@ def k_split_candidates(job: GemmJob, dataflow: str) -> list[Mapping]:
 
 def compute_cycles(job: GemmJob, mp: Mapping) -> int:
     """Array-busy cycles: tiles x sum over chunks of ceil(ceil(kk / lanes) / k_ways) * cps + reductions."""
-    return tile_count(job, mp) * (chunk_steps(job, mp) * job.cps + reduction_per_tile(job, mp))
+    memo = job.__dict__.setdefault("_os_cycles_per_tile", {})  # per job, not a field (job is frozen)
+    key = (mp.kc if mp.order == "k_split" else job.k, mp.k_ways, mp.reduction_cycles_per_level)
+    per_tile = memo.get(key)
+    if per_tile is None:  # the same few K chunks and ways recur over thousands of candidates
+        per_tile = memo[key] = chunk_steps(job, mp) * job.cps + reduction_per_tile(job, mp)
+    return tile_count(job, mp) * per_tile
 
 
 def tile_count(job: GemmJob, mp: Mapping) -> int:

@@ -137,25 +137,26 @@ def make_mapping(job: GemmJob, dataflow: str, tm: int, tn: int, kc: int, order: 
                  reduction_cycles_per_level: int = 0,
                  partial_bits: int = 0) -> Mapping:
     """A `Mapping` with its DRAM read traffic and block sizes computed from the loop order."""
-    n_mb, n_nb = cdiv(job.m, tm), cdiv(job.n, tn)
+    n_mb, n_nb = -(-job.m // tm), -(-job.n // tn)  # cdiv inlined: thousands of calls per GeMM
     kk = kc if order == "k_split" else job.k
-    memo = job.__dict__.setdefault("_read_bits_by_chunk", {})  # per job, not a field (job is frozen)
-    if kk not in memo:
-        memo[kk] = (job.m * _chunked(job.k, kk, job.act_bits), job.n * _chunked(job.k, kk, job.weight_bits))
-    a_full, w_full = memo[kk]
+    memo = job.__dict__.setdefault("_bits_by_chunk", {})  # per job, not a field (job is frozen)
+    per_chunk = memo.get((kk, kc))
+    if per_chunk is None:  # operand bits read in full over chunks of kk, and per row / column of a kc chunk
+        per_chunk = memo[kk, kc] = (job.m * _chunked(job.k, kk, job.act_bits),
+                                    job.n * _chunked(job.k, kk, job.weight_bits),
+                                    job.act_bits(kc), job.weight_bits(kc), staging_bits(job))
+    a_full, w_full, act_row_bits, weight_col_bits, staging = per_chunk
     if order == "act_outer":
         traffic = a_full + w_full * (n_mb if n_nb > 1 else 1)
     elif order == "weight_outer":
         traffic = w_full + a_full * (n_nb if n_mb > 1 else 1)
     else:
         traffic = a_full * n_nb + w_full * n_mb
-    return Mapping(dataflow=dataflow, tm=tm, tn=tn, kc=kc, order=order, tile_kind=tile_kind, k_ways=k_ways,
-                   act_slots=act_slots, weight_slots=weight_slots,
-                   reduction_cycles_per_level=reduction_cycles_per_level,
-                   dram_read_bits=traffic * job.count,
-                   act_block_bits=min(tm, job.m) * job.act_bits(kc),
-                   weight_block_bits=min(tn, job.n) * job.weight_bits(kc),
-                   output_buffer_bits=max(staging_bits(job), partial_bits))
+    return Mapping(dataflow, tm, tn, kc, order, tile_kind, k_ways, act_slots, weight_slots,
+                   reduction_cycles_per_level, traffic * job.count,
+                   (tm if tm < job.m else job.m) * act_row_bits,
+                   (tn if tn < job.n else job.n) * weight_col_bits,
+                   staging if staging > partial_bits else partial_bits)
 
 
 def _chunked(k: int, kc: int, bits) -> int:

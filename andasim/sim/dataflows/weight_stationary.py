@@ -39,6 +39,7 @@ SUMMARY = "R K-groups x C features held in the PEs, the block's tokens streamed,
 def candidates(job: GemmJob, params: dict) -> list[Mapping]:
     out: list[Mapping] = []
     tns = block_sizes(job.n, job.cols)
+    w_slots = {tn: slots_that_fit(lambda s, kk, n: weight_fits(job, s, kk, n), tn, job.k) for tn in tns}
     for tm in block_sizes(job.m, job.rows):
         partial = min(tm, job.m) * job.cols * PARTIAL_SUM_BITS
         if max(partial, staging_bits(job)) > job.output_cap_bits:
@@ -47,7 +48,7 @@ def candidates(job: GemmJob, params: dict) -> list[Mapping]:
         if not a:
             continue
         for tn in tns:
-            w = slots_that_fit(lambda s, kk, n: weight_fits(job, s, kk, n), tn, job.k)
+            w = w_slots[tn]
             if not w:
                 continue
             for order in ("act_outer", "weight_outer"):
@@ -59,10 +60,15 @@ def candidates(job: GemmJob, params: dict) -> list[Mapping]:
 
 def compute_cycles(job: GemmJob, mp: Mapping) -> int:
     """count x feature tiles x (m x ceil(G / R) x cps + blocks x sum over K tiles of ceil(log2 kg) x lvl)."""
-    groups = cdiv(job.k, job.lanes)
-    n_tk = cdiv(groups, job.rows)
-    n_mb, n_nb = cdiv(job.m, mp.tm), cdiv(job.n, mp.tn)
-    t_cols = (n_nb - 1) * cdiv(mp.tn, job.cols) + cdiv(job.n - (n_nb - 1) * mp.tn, job.cols)
-    red = (n_tk - 1) * reduction_cycles(job.rows, mp.reduction_cycles_per_level) + \
-        reduction_cycles(groups - (n_tk - 1) * job.rows, mp.reduction_cycles_per_level)
+    memo = job.__dict__.setdefault("_ws_k_tiles", {})  # per job, not a field (job is frozen)
+    per_block = memo.get(mp.reduction_cycles_per_level)
+    if per_block is None:  # (K tiles, reduction cycles per block): the same for every candidate
+        groups = cdiv(job.k, job.lanes)
+        n_tk = cdiv(groups, job.rows)
+        red = (n_tk - 1) * reduction_cycles(job.rows, mp.reduction_cycles_per_level) + \
+            reduction_cycles(groups - (n_tk - 1) * job.rows, mp.reduction_cycles_per_level)
+        per_block = memo[mp.reduction_cycles_per_level] = (n_tk, red)
+    n_tk, red = per_block
+    n_mb, n_nb = -(-job.m // mp.tm), -(-job.n // mp.tn)  # cdiv inlined: the mapper's hot path
+    t_cols = (n_nb - 1) * -(-mp.tn // job.cols) - (-(job.n - (n_nb - 1) * mp.tn) // job.cols)
     return job.count * t_cols * (job.m * n_tk * job.cps + n_mb * red)
