@@ -63,15 +63,3 @@ def test_cached_mapping_equals_a_fresh_one_and_is_not_shared() -> None:
     assert fresh_mp == mp and fresh_mp.reason == mp.reason
     assert again_raw == fresh_raw and again_raw["cycles"] > 0 and again_raw is not fresh_raw
 
-
-def test_write_runs_in_closed_form_equal_serving_them_one_by_one() -> None:
-    """`_serve_writes` (a run of periodic writes at once) equals the one-write-at-a-time channel."""
-    from andasim.sim.dataflows.schedule import _serve_writes
-
-    rng = np.random.default_rng(0)
-    for _ in range(2000):
-        c, first, period, n, t = (int(x) for x in rng.integers(0, [200, 200, 30, 12, 30]))
-        slow = c
-        for j in range(n):
-            slow = max(slow, first + j * period) + t
-        assert _serve_writes(c, first, period, n, t) == slow

@@ -52,19 +52,6 @@ def _levels(ways, per_level):
 
 
 @njit(cache=True)
-def _serve_writes(ch_free, first_ready, period, k, t):
-    """The channel after serving k writes of t cycles each, ready at first_ready + j * period (j < k), FIFO.
-
-    Served one by one, c <- max(c, ready_j) + t; unrolled (max-plus), that is
-    max(c + k t, max_j (ready_j + (k - j) t)), and the inner max sits at j = 0 or j = k - 1.
-    """
-    if k <= 0:
-        return ch_free
-    last = first_ready + (k - 1) * period + t if period >= t else first_ready + k * t
-    return max(ch_free + k * t, last)
-
-
-@njit(cache=True)
 def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, rpl, a_slots, w_slots,
               a_grp, a_exp_grp, a_val, w_val, w_scale, sg,
               out_num, out_den, ob_num, ob_den, z_cyc, z_vals, z_vpl,
@@ -78,14 +65,9 @@ def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, r
     tok = R // ways
     # an upper bound on drained tiles (one write job each), ragged blocks included
     n_writes = count * (_cdiv(m, min(tok, C)) + n_mb) * (_cdiv(n, C) + n_nb)
-    # write queue, as runs of identical tiles: `wq_n` writes of `wq_cycles` DRAM cycles each, the j-th
-    # ready at wq_ready + j * wq_period (j from `head_done` on for the head run)
     wq_ready = np.empty(n_writes, dtype=np.int64)
-    wq_period = np.empty(n_writes, dtype=np.int64)
-    wq_n = np.empty(n_writes, dtype=np.int64)
-    wq_cycles = np.empty(n_writes, dtype=np.int64)
+    wq_cycles = np.empty(n_writes, dtype=np.int64)  # DRAM cycles of each write
     head = 0
-    head_done = 0
     tail = 0
     ch_free = 0
     cend_m1 = 0
@@ -141,22 +123,11 @@ def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, r
                     dep_end = cend_m1 if single else cend_m2
                     r_ready = dep_end if b >= (1 if single else 2) else 0
                     # writes that became ready strictly before this read go first
-                    while head < tail:
-                        nxt = wq_ready[head] + head_done * wq_period[head]
-                        if nxt >= r_ready:
-                            break
-                        left = wq_n[head] - head_done
-                        p = wq_period[head]
-                        # how many of the run's remaining writes (ready times nondecreasing) precede the read
-                        nw = left if p == 0 else min(left, _cdiv(r_ready - nxt, p))
+                    while head < tail and wq_ready[head] < r_ready:
                         t = wq_cycles[head]
-                        ch_free = _serve_writes(ch_free, nxt, p, nw, t)
-                        raw[16] += nw * t
-                        head_done += nw
-                        if head_done < wq_n[head]:
-                            break
+                        ch_free = max(ch_free, wq_ready[head]) + t
+                        raw[16] += t
                         head += 1
-                        head_done = 0
                     if rd != last_rd:  # blocks repeat their read size: one division per size change
                         last_rd = rd
                         last_rd_cyc = _cdiv(rd * freq_hz, bw_bits)
@@ -288,11 +259,10 @@ def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, r
                                 # there) and leaves when the compressor is free: a period max(A, Z)
                                 period = max(cc + red, cz)
                                 raw[3] += (run - 1) * (period - (cc + red))
-                                wq_ready[tail] = mv + cz
-                                wq_period[tail] = period
-                                wq_n[tail] = run
-                                wq_cycles[tail] = w_cyc
-                                tail += 1
+                                for i in range(run):
+                                    wq_ready[tail + i] = mv + i * period + cz
+                                    wq_cycles[tail + i] = w_cyc
+                                tail += run
                                 if run > 1:
                                     c_end = mv + (run - 2) * period + cc + red
                                 arr_free = mv + (run - 1) * period
@@ -305,12 +275,10 @@ def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, r
                     cend_m1 = c_end
                     b += 1
     while head < tail:
-        nw = wq_n[head] - head_done
         t = wq_cycles[head]
-        ch_free = _serve_writes(ch_free, wq_ready[head] + head_done * wq_period[head], wq_period[head], nw, t)
-        raw[16] += nw * t
+        ch_free = max(ch_free, wq_ready[head]) + t
+        raw[16] += t
         head += 1
-        head_done = 0
     total = max(z_end, ch_free, arr_free)
     raw[3] += z_end - arr_free
     raw[2] += total - max(z_end, arr_free)
