@@ -18,6 +18,13 @@ simulated in order of traffic until one lands in the band (or the budget is spen
 `min_dram`, the least-traffic candidates are searched the same way. `Mapping.reason` names the
 objective, how many candidates were considered and simulated, and the best tiling of every other
 dataflow.
+
+Speed without changing a choice: the candidates and their DRAM-independent numbers are cached per
+GeMM shape and buffers (`_ranked_candidates`), whole results per (job, dataflow section) (`_mapped`),
+the bounds are computed for all candidates at once (`lower_bounds`, exact integers) and ranked once
+(`_rank`: the same total order the search used to sort each pool by). Every search visits the same
+candidates in the same order, so the schedules run, the choice and its reason are unchanged
+(tests/test_mapping_speed.py checks each fast path against the plain definition).
 """
 
 from __future__ import annotations
