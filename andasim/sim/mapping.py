@@ -20,11 +20,11 @@ objective, how many candidates were considered and simulated, and the best tilin
 dataflow.
 
 Speed without changing a choice: the candidates and their DRAM-independent numbers are cached per
-GeMM shape and buffers (`_ranked_candidates`), whole results per (job, dataflow section) (`_mapped`),
-the bounds are computed for all candidates at once (`lower_bounds`, exact integers) and ranked once
-(`_rank`: the same total order the search used to sort each pool by). Every search visits the same
-candidates in the same order, so the schedules run, the choice and its reason are unchanged
-(tests/test_mapping_speed.py checks each fast path against the plain definition).
+GeMM shape and buffers (`_ranked_candidates`; schedules are not cached, so a repeated call still
+runs them), the bounds are computed for all candidates at once (`lower_bounds`, exact integers)
+and ranked once (`_rank`: the same total order the search used to sort each pool by). Every
+search visits the same candidates in the same order, so the schedules run, the choice and its
+reason are unchanged (tests/test_mapping_speed.py checks each fast path against its plain form).
 """
 
 from __future__ import annotations
@@ -86,14 +86,6 @@ def _no_fit(job: GemmJob, cfg: DataflowConfig) -> AndasimInputError:
 
 def map_and_schedule(job: GemmJob, cfg: DataflowConfig = DEFAULT) -> tuple[Mapping, dict[str, int]]:
     """The chosen mapping (with its reason) and its raw schedule counters."""
-    mp, raw = _mapped(job, cfg)
-    return mp, dict(raw)  # a copy: the cached counters stay as the schedule gave them
-
-
-@functools.lru_cache(maxsize=1024)
-def _mapped(job: GemmJob, cfg: DataflowConfig) -> tuple[Mapping, dict[str, int]]:
-    """`map_and_schedule`, cached: a pure function of the (frozen, hashable) job and dataflow section;
-    the same GeMM recurs across models of one width, phases and sweep points whose axes it ignores."""
     ranked = _ranked_candidates(_dram_free(job), cfg)
     if not ranked.cands:
         raise _no_fit(job, cfg)
