@@ -45,7 +45,7 @@ def _shared(flag: str, option: click.Option) -> tuple[type, str | None, str]:
 def test_walk_finds_every_subcommand():
     names = {" ".join(p) for p, _ in ALL}
     assert {"run", "compare", "tp", "offload", "search", "reproduce", "validate", "trace record",
-            "trace info", "trace list"} <= names
+            "trace info", "trace list", "sweep", "evaluate"} <= names
 
 
 @pytest.mark.parametrize("path, cmd", ALL, ids=IDS)
@@ -80,7 +80,7 @@ def test_shared_flags_have_one_name_type_and_meaning(path, cmd):
 
 def test_every_command_with_results_takes_json():
     producers = {"run", "compare", "tp", "offload", "search", "reproduce", "validate", "trace info",
-                 "trace list"}
+                 "trace list", "sweep", "evaluate"}
     for path, cmd in ALL:
         if " ".join(path) in producers:
             assert any("--json" in p.opts for p in cmd.params if isinstance(p, click.Option)), path

@@ -19,9 +19,9 @@ from matplotlib.path import Path
 from matplotlib.transforms import Bbox
 
 from andasim.cli import main
-from andasim.report import figures, offload_figures, run_figures, tp_figures
+from andasim.report import explore_figures, figures, offload_figures, run_figures, tp_figures
 
-FIGURE_MODULES = (figures, tp_figures, offload_figures, run_figures)
+FIGURE_MODULES = (figures, tp_figures, offload_figures, run_figures, explore_figures)
 
 
 def _covers_data(ax, box, renderer) -> str | None:
@@ -180,3 +180,11 @@ def test_run_figures_roofline_timeline_area_energy(tmp_path, checked):
     data = json.loads((tmp_path / "result.json").read_text())
     assert data["inputs"]["hw"]["name"] == "pe64"
     assert "DRAM roof" in (tmp_path / "figures" / "roofline.svg").read_text()
+
+
+def test_sweep_pareto_and_sensitivity(tmp_path, checked):
+    res = CliRunner().invoke(main, ["sweep", "--hw", "pe64,fp_fp,anda", "--trace", "opt-125m", "--seq-len",
+                                    "16,32", "--precision", "6", "--pareto", "latency_s,energy_j",
+                                    "--workers", "1", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert sorted(checked) == ["pareto", "sensitivity"]

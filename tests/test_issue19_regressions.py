@@ -384,3 +384,18 @@ def test_sigint_leaves_the_same_resumable_state_as_sigkill(tmp_path) -> None:
     if reference.returncode == 0:
         profiles = [(tmp_path / run / "profile.yaml").read_bytes() for run in ("int", "ref")]
         assert profiles[0] == profiles[1]
+
+
+# --- found by the fuzz suite after the audit ------------------------------------------------------
+
+@pytest.mark.parametrize("extra", [["--seq-len", str(10**40)], ["--set", f"seq_len={10**40}"],
+                                   ["--batch", str(10**12)], ["--workers", "1000000"],
+                                   ["--threads", str(10**40)]])
+def test_sweep_absurd_sizes_refused_before_running(tmp_path, extra: list[str]) -> None:
+    _one_line(_cli("sweep", "--hw", "pe64", "--trace", "llama2-7b", "--phase", "decode", "--workers", "1",
+                   "--no-figures", "--out", str(tmp_path / "sw"), *extra))
+    assert not (tmp_path / "sw" / "results.csv").exists()
+
+
+def test_file_name_too_long_is_one_line(tmp_path) -> None:
+    _one_line(_cli(*_RUN, "--out", str(tmp_path / "o"), "--hw", "a" * 300), "File name too long")

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from andasim.cli import main
 from andasim.explore.pareto import pareto_mask
+from andasim.explore.points import expand
 from andasim.explore.spec import load_spec
 from andasim.explore.store import JOURNAL, PointStore, journal_keys
 
@@ -157,7 +158,8 @@ def test_sample_is_seeded_and_a_subset(tmp_path) -> None:
 
 def test_spec_file_example_and_strict_keys(tmp_path) -> None:
     spec = load_spec(ROOT / "examples" / "sweep.yaml")
-    assert spec.designs and spec.axes and spec.pareto
+    points = expand(spec)  # 2 designs x 3 x 3 x 2 x 2 precisions; FP-INT ignores the precision
+    assert len(points) == 72 and len({p.key for p in points}) == 54 and spec.pareto
     bad = tmp_path / "bad.yaml"
     bad.write_text("hw: [pe64]\nmodel: smollm2-135m\nsett:\n  pe_array.rows: [8]\n")
     res = _sweep(str(bad), "--out", str(tmp_path / "o"))

@@ -22,14 +22,15 @@ def _comma_list(option: str, values: tuple[str, ...]) -> list[str]:
     return out
 
 
-def _int_list(option: str, values: tuple[str, ...]) -> list[int]:
+def _int_list(option: str, values: tuple[str, ...], limit: int = options.MAX_SEQ_LEN) -> list[int]:
     from andasim.explore.overrides import parse_values
 
     out: list[int] = []
     for value in values:
         for v in parse_values(option, "", value):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise AndasimInputError(f"{option}: expected integers >= 1 (or LO..HI), got {value!r}")
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= limit:
+                raise AndasimInputError(f"{option}: expected integers in 1..{limit} (or LO..HI), "
+                                        f"got {value[:40]!r}")
             out.append(v)
     return out
 
@@ -123,7 +124,7 @@ def sweep(spec_file: str | None, hw: tuple[str, ...], trace: tuple[str, ...], pr
             phases=tuple(str(v) for v in workload_sets.get("phase", _comma_list("--phase", phases)
                                                            or ["prefill"])),
             seq_lens=tuple(workload_sets.get("seq_len", _int_list("--seq-len", seq_lens) or [2048])),
-            batches=tuple(workload_sets.get("batch", _int_list("--batch", batches) or [1])),
+            batches=tuple(workload_sets.get("batch", _int_list("--batch", batches, limit=1 << 20) or [1])),
             modules=tuple(_comma_list("--modules", (modules,))) if modules else DEFAULT_MODULES,
             axes=tuple(axes), sample=sample, seed=seed or 0,
             pareto=tuple(_comma_list("--pareto", (pareto,))) if pareto else ())

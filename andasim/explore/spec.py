@@ -61,10 +61,11 @@ class SweepSpec:
         for phase in self.phases:
             if phase not in PHASES:
                 raise AndasimInputError(f"{where}: phase {phase!r}; valid: {', '.join(PHASES)}")
-        for name, items in (("seq_len", self.seq_lens), ("batch", self.batches)):
-            for v in items:
-                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                    raise AndasimInputError(f"{where}: {name} must be integers >= 1, got {v!r}")
+        for name, items, limit in (("seq_len", self.seq_lens, 1 << 24), ("batch", self.batches, 1 << 20)):
+            for v in items:  # the limits of `andasim run --seq-len/--batch`
+                if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= limit:
+                    raise AndasimInputError(f"{where}: {name} must be integers in 1..{limit}, "
+                                            f"got {str(v)[:40]}")
         keys = [k for k, _ in self.axes]
         dup = sorted({k for k in keys if keys.count(k) > 1})
         if dup:
