@@ -399,3 +399,8 @@ def test_sweep_absurd_sizes_refused_before_running(tmp_path, extra: list[str]) -
 
 def test_file_name_too_long_is_one_line(tmp_path) -> None:
     _one_line(_cli(*_RUN, "--out", str(tmp_path / "o"), "--hw", "a" * 300), "File name too long")
+
+
+def test_control_characters_of_an_echoed_value_stay_on_one_line() -> None:
+    line = _one_line(_cli("trace", "info", "llama2-7b", "\r0\r0\r", "--group", "64"), "extra argument")
+    assert "\\r0\\r0\\r" in line

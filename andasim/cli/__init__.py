@@ -42,6 +42,10 @@ class InputErrorExit(click.ClickException):
 
     exit_code = 2
 
+    def __init__(self, message: str) -> None:
+        # control characters of an echoed value (a \r, an escape sequence) would break the line
+        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
+
 
 class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -25,7 +25,7 @@ from andasim.search.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_S
               help="Start every window with the tokenizer's BOS token.")
 @options.seq_len_option(default=512, extra="Here: tokens per evaluation window, the model input "
                                           "(BOS included with --bos); each predicts seq_len - 1 tokens.")
-@click.option("--windows", default="heldout:32", show_default=True,
+@click.option("--windows", default="heldout:64", show_default=True,
               help="last:N (last N non-overlapping windows of the whole corpus stream), first:N, calib:N "
                    "(calibration articles) or heldout:N (held-out articles, never used by a search); "
                    "WHERE:N@K skips K windows first.")

@@ -13,7 +13,7 @@ from andasim.cli.checks import output_file
 from andasim.errors import AndasimInputError
 
 # Held-out windows; sized so that the 95% interval at δ = 1% is narrower than δ (docs/results.md).
-HELDOUT_DEFAULT = 32
+HELDOUT_DEFAULT = 64
 
 
 def _positive(ctx: click.Context, param: click.Parameter, value: int) -> int:

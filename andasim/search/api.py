@@ -18,7 +18,7 @@ EVALUATORS = ("perplexity", "proxy")
 
 
 def make_evaluator(*, model: str | None = None, trace: Any = None, evaluator: str | None = None,
-                   calib_seqs: int = 8, seq_len: int = 512, eval_seqs: int = 16, corpus: str = "wiki",
+                   calib_seqs: int = 8, seq_len: int = 512, eval_seqs: int = 64, corpus: str = "wiki",
                    coefficients: str | Path | None = None, threads: int | None = 1,
                    weights: str = "as-shipped", bos: bool = False) -> tuple[Evaluator, Any]:
     """(evaluator, model card for the BOPs shares) from a model name/path or a trace name/path/object.

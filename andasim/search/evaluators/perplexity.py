@@ -177,7 +177,7 @@ class PerplexityEvaluator(Evaluator):
         return self.predicted_tokens(self.heldout)
 
 
-def from_model_name(model: str, *, calib_seqs: int = 8, seq_len: int = 512, eval_seqs: int = 16,
+def from_model_name(model: str, *, calib_seqs: int = 8, seq_len: int = 512, eval_seqs: int = 64,
                     corpus: str = "wiki", gs: int = 64, weights: str = AS_SHIPPED, bos: bool = False,
                     ) -> PerplexityEvaluator:
     """Load a causal LM offline (`workload.hf_models`) and its calib:N / heldout:N windows."""
