@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from andasim.report.writers import write_json
+from andasim.system.tp.collectives import runnable_collectives
 from andasim.system.tp.links import LinkModel
-from andasim.system.tp.model import COLLECTIVES_FOR_BASELINE
 from andasim.system.tp.whatif import ChipAssumptions, collective_whatif, ttft_whatif
 from andasim.workload.card import load_card
 
@@ -52,16 +52,10 @@ def _pcie(bw: float) -> LinkModel:
 
 def _best(chip: ChipAssumptions, link: LinkModel, payload: str, n: int, tokens: int, e: int, chunks: int):
     """The collective with the lowest exposed time for `payload` on this link."""
-    best = None
-    for alg in COLLECTIVES_FOR_BASELINE:
-        try:
-            r = collective_whatif(chip, link, algorithm=alg, payload=payload, n_chips=n, tokens=tokens,
-                                  features=e, pipeline_chunks=chunks)
-        except Exception:   # an algorithm the topology cannot run
-            continue
-        if best is None or r.exposed_s < best.exposed_s:
-            best = r
-    return best
+    runs = runnable_collectives(lambda alg: collective_whatif(
+        chip, link, algorithm=alg, payload=payload, n_chips=n, tokens=tokens, features=e,
+        pipeline_chunks=chunks))
+    return min(runs.values(), key=lambda r: r.exposed_s)
 
 
 def equarx_study() -> list[dict]:

@@ -32,13 +32,15 @@ Codec work per chip (counted wherever the numerics run it; the additions are cou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from andasim.errors import AndasimInputError
 from andasim.system.tp.links import LinkModel
 
 COLLECTIVES = ("ring_allreduce", "allgather", "oneshot", "twoshot")
+T = TypeVar("T")
 EXCHANGES = {"ring_allreduce": "ring_hop_by_hop", "allgather": "gather", "oneshot": "gather",
              "twoshot": "direct_two_stage"}
 
@@ -111,3 +113,15 @@ def collective_cost(algorithm: str, n_chips: int, values: int, bits_per_value: f
     time_s = steps * link.alpha_s + sent / bw
     return CollectiveCost(algorithm, exchange, n, values, bits_per_value, steps, sent, bw, time_s,
                           quant, dequant, added)
+
+
+def runnable_collectives(run: Callable[[str], T]) -> dict[str, T]:
+    """`run(algorithm)` for every collective, in COLLECTIVES order, leaving out those the system
+    refuses (e.g. one-shot on a ring of N > 2): the candidates a "best algorithm" is chosen from."""
+    out: dict[str, T] = {}
+    for alg in COLLECTIVES:
+        try:
+            out[alg] = run(alg)
+        except AndasimInputError:
+            continue
+    return out

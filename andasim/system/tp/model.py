@@ -29,7 +29,7 @@ from typing import Any
 
 from andasim.errors import AndasimInputError
 from andasim.hw.config import HardwareConfig
-from andasim.system.tp.collectives import COLLECTIVES, CollectiveCost, collective_cost
+from andasim.system.tp.collectives import CollectiveCost, collective_cost, runnable_collectives
 from andasim.system.tp.links import LinkModel
 from andasim.system.tp.payloads import (
     PayloadSpec,
@@ -41,7 +41,6 @@ from andasim.system.tp.payloads import (
 from andasim.workload.gemm import GeMM
 
 DEFAULT_MODULES = ("qkv", "qk", "pv", "o", "up", "down")
-COLLECTIVES_FOR_BASELINE = COLLECTIVES  # order breaks ties between equally fast BF16 baselines
 SPLITS = ("strict", "uneven")
 
 
@@ -310,14 +309,9 @@ def regime_check(hw: HardwareConfig, card: Any, precision: Any, link: LinkModel,
                                    phase=phase, seq_len=seq_len, batch=batch, **kw)
 
             comp = run(collective, payload)
-            bf16 = {}
-            for alg in COLLECTIVES_FOR_BASELINE:
-                try:
-                    bf16[alg] = run(alg, BF16_BASELINE)
-                except AndasimInputError:   # e.g. one-shot on a ring: not a baseline this topology has
-                    continue
+            bf16 = runnable_collectives(lambda alg: run(alg, BF16_BASELINE))
             same = bf16[collective]
-            best_alg = min(bf16, key=lambda a: (bf16[a].step_latency_s, COLLECTIVES_FOR_BASELINE.index(a)))
+            best_alg = min(bf16, key=lambda a: bf16[a].step_latency_s)  # ties: first in COLLECTIVES
             best = bf16[best_alg]
             rows.append({
                 "n_chips": n, "phase": phase, "seq_len": seq_len, "batch": batch,
