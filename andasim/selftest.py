@@ -73,11 +73,9 @@ def _engine_checks() -> Iterator[tuple[str, Callable[[], bool]]]:
 
 def run_selftest(echo: Callable[[str], None] = print, parallel: bool = True) -> bool:
     """Run every check, printing one line each; True when all pass."""
-    from andasim.threads import numba_threads
-
     x = _sample()
     groups = [_format_checks(x), _engine_checks()]
-    if parallel and numba_threads() > 1:
+    if parallel:  # the prange kernels run on one thread too (formats/anda.py: PARALLEL_MIN_VALUES)
         groups.insert(1, _parallel_checks(x))
     ok = True
     for checks in groups:

@@ -116,12 +116,12 @@ def _numba_set(n: int) -> int:
 
 
 def numba_threads() -> int:
-    """Threads a numba `prange` kernel should use now; sets numba's count to it.
+    """Threads a numba `prange` kernel should use now; sets numba's count to it (one included: the
+    format kernels run their prange variants on one thread too, see `formats/anda.py`).
 
     Call right before launching a parallel kernel: numba's count is per calling thread.
     """
-    n = current_threads()
-    return 1 if n == 1 else _numba_set(n)
+    return _numba_set(current_threads())
 
 
 @contextmanager

@@ -224,3 +224,27 @@ def test_parallel_paths_match_serial(two_threads) -> None:
     for spec in ("anda:m=4", "mxint8", "int:bits=4,g=64,sym"):
         with pytest.raises(AndasimInputError, match=r"index \(120, 60\) is infinite"):
             get(spec).quantize(x)
+
+
+def test_prange_kernels_run_on_one_thread_too(monkeypatch) -> None:
+    """Issue 17: the serial kernels were 2.4x slower than the prange ones on one thread (numba marks the
+    parfor's arrays noalias), so tensors of PARALLEL_MIN_VALUES or more take the prange kernels at any
+    thread count; smaller ones stay serial (a parallel launch costs ~1 us)."""
+    monkeypatch.setattr(threads, "_requested", 1)
+    assert anda.parallel_plan(anda.PARALLEL_MIN_VALUES, 4096, 64) == (anda.CHUNKS_PER_THREAD, 64)
+    assert anda.parallel_plan(64 * 4096, 4096, 64) == (anda.CHUNKS_PER_THREAD, 4096)
+    assert anda.parallel_plan(anda.PARALLEL_MIN_VALUES - 1, 64, 64)[0] == 0
+
+
+@pytest.mark.parametrize("min_values", [1, 1 << 40], ids=["prange", "serial"])
+def test_both_kernel_paths_match_reference_on_one_thread(monkeypatch, min_values: int) -> None:
+    monkeypatch.setattr(threads, "_requested", 1)
+    monkeypatch.setattr(anda, "PARALLEL_MIN_VALUES", min_values)
+    for x in fp16_layouts()[1:]:
+        for m in (1, 6, 9, 16):
+            assert same_bits(anda_quantize(x, m), anda_quantize_reference(x, m))
+            assert same_bits(anda_decode(anda_encode(x, m)), anda_quantize_reference(x, m))
+        for spec in ("bfp:m=6,round=rne", "mxfp4_e2m1", "mxint8", "int:bits=4,g=64,asym",
+                     "int:bits=8,g=64,sym"):
+            fmt = get(spec)
+            assert same_bits(fmt.quantize(x), fmt.quantize_reference(x))

@@ -9,6 +9,8 @@ padding codes are that value's code). Arithmetic follows the reference step by s
     a step of 0 gives q = 0;  x̂ = q · step + low (two float32 roundings, no fused multiply-add).
 min and max are integer reductions over order-preserving keys of the FP16 bits (so they vectorise); a zero
 extreme takes the sign of the group's first zero, as numpy's float16 min/max keep the first of equal values.
+The group body indexes slices of its group (`u[lo:lo + n][j]`): a signed `u[lo + j]` costs a negative-index
+wraparound check per element that kept the prange kernels from vectorising (`_anda_kernels.py`).
 Kernels that read input return the flat index of the first NaN/Inf element, or -1.
 """
 
@@ -74,9 +76,10 @@ def _group_kernel(fixed: int):
               step_bits: np.ndarray, low_bits: np.ndarray, gidx: int, out: np.ndarray, o0: int) -> bool:
         """Parameters, codes (if codes.size) and values (if out.size) of one group; False on NaN/Inf."""
         nn = fixed if fixed > 0 else n
+        ug = u[lo:lo + nn]  # slices, not u[lo + j]: see the module docstring
         kmin, kmax, top = 0x7FFF, -0x7FFF, 0
         for j in range(nn):
-            h = np.int64(u[lo + j])
+            h = np.int64(ug[j])
             k = _key(h)
             kmin = min(kmin, k)
             kmax = max(kmax, k)
@@ -90,8 +93,8 @@ def _group_kernel(fixed: int):
             qlo = np.float32(-qmax)
         else:
             qmax = (1 << bits) - 1
-            l16 = _bits_of_key(u, lo, nn, kmin)
-            hi = _f32_of_fp16(_bits_of_key(u, lo, nn, kmax))
+            l16 = _bits_of_key(ug, 0, nn, kmin)
+            hi = _f32_of_fp16(_bits_of_key(ug, 0, nn, kmax))
             s16 = _fp16_bits_rne(np.float32(np.float32(hi - _f32_of_fp16(l16)) / np.float32(qmax)))
             qlo = np.float32(0)
         step_bits[gidx] = s16
@@ -101,15 +104,17 @@ def _group_kernel(fixed: int):
         safe = s if s > 0 else np.float32(1)
         qhi = np.float32(qmax)
         if out.size:
+            og = out[o0:o0 + nn]
             for j in range(nn):
-                q = _code(np.int64(u[lo + j]), low, safe, s, qlo, qhi)
-                out[o0 + j] = np.float32(np.float32(q * s) + low)
+                q = _code(np.int64(ug[j]), low, safe, s, qlo, qhi)
+                og[j] = np.float32(np.float32(q * s) + low)
         if codes.size:
+            cg = codes[c0:c0 + g]
             for j in range(nn):
-                codes[c0 + j] = np.int32(_code(np.int64(u[lo + j]), low, safe, s, qlo, qhi))
-            last = np.int32(_code(np.int64(u[lo + nn - 1]), low, safe, s, qlo, qhi))
+                cg[j] = np.int32(_code(np.int64(ug[j]), low, safe, s, qlo, qhi))
+            last = np.int32(_code(np.int64(ug[nn - 1]), low, safe, s, qlo, qhi))
             for j in range(nn, g):
-                codes[c0 + j] = last
+                cg[j] = last
         return True
 
     return group

@@ -7,7 +7,10 @@ max over magnitude bits (which order like the magnitudes, NaN/Inf on top). Every
 float64 exactly as the reference does: the exponents come from the float64 bit fields (exact floor(log2)),
 scalings are multiplications by powers of two built from bits (exact: every intermediate is a normal
 float64), rounding is `np.rint` (ties to even), saturation is min/max against ±max_norm (the sign of zero
-survives). Blocks of 32 use a body with a compile-time length and no branches, which LLVM vectorises.
+survives). Blocks of 32 use a body with a compile-time length and no branches, which LLVM vectorises; the
+body indexes slices of its block (`x[lo:lo + n][j]`): a signed `x[lo + j]` costs a negative-index
+wraparound check per element that kept the prange kernels from vectorising (issue 17; see
+`_anda_kernels.py`).
 Kernels that read input return the flat index of the first NaN/Inf element, or -1.
 """
 
@@ -123,14 +126,16 @@ def _block_kernel(fixed: int):
               max_norm: float, out: np.ndarray) -> bool:
         """Quantize one block into `out`; False (nothing written) if it holds a NaN/Inf."""
         nn = fixed if fixed > 0 else n
+        xg = x[lo:lo + nn]  # slices, not x[lo + j]: see the module docstring
+        og = out[lo:lo + nn]
         top = 0
         for j in range(nn):
-            top = max(top, _mag_bits(x, lo + j))
+            top = max(top, _mag_bits(xg, j))
         if top >= _nonfinite_from(x):
             return False
         if top == 0:  # all zeros: ±0 out (+0 for the two's complement element); no scaling needed
             for j in range(nn):
-                out[lo + j] = np.float32(0.0) if ebits == 0 else np.float32(_value(x, np.int64(x[lo + j])))
+                og[j] = np.float32(0.0) if ebits == 0 else np.float32(_value(x, np.int64(xg[j])))
             return True
         shared = _floor_log2(_value(x, top)) - emax if top > 0 else -126 - emax
         shared = min(max(shared, -127), 127)
@@ -139,15 +144,15 @@ def _block_kernel(fixed: int):
         if ebits == 0:
             up, down, zero = _pow2c(x, frac_bits - shared), _pow2c(x, -frac_bits), _calc(x, 0.0)
             for j in range(nn):
-                o = np.rint(_value(x, np.int64(x[lo + j])) * up) * down + zero  # two's complement: no -0
-                out[lo + j] = np.float32(min(max(o, -top_norm), top_norm) * scale)
+                o = np.rint(_value(x, np.int64(xg[j])) * up) * down + zero  # two's complement: no -0
+                og[j] = np.float32(min(max(o, -top_norm), top_norm) * scale)
         else:
             for j in range(nn):
-                v = _value(x, np.int64(x[lo + j]))
+                v = _value(x, np.int64(xg[j]))
                 # private exponent of v / 2^shared (a zero gets min_exp; it rounds to ±0 whatever it is)
                 private = max(_floor_log2(abs(v)) - shared, min_exp)
                 o = np.rint(v * _pow2c(x, frac_bits - private - shared)) * _pow2c(x, private - frac_bits)
-                out[lo + j] = np.float32(min(max(o, -top_norm), top_norm) * scale)
+                og[j] = np.float32(min(max(o, -top_norm), top_norm) * scale)
         return True
 
     return block

@@ -58,10 +58,14 @@ def _fp16_bits(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     return h, u, row_len
 
 
-# Tensors of at least this many values run on numba's threads (`andasim.threads`, `--threads`); below it a
-# parallel launch costs more than it saves. Each thread gets CHUNKS_PER_THREAD chunks of whole rows so that a
-# thread slowed by a neighbour's job does not hold the others up.
-PARALLEL_MIN_VALUES = 1 << 20
+# Tensors of at least this many values run through the prange kernels on `andasim.threads` threads
+# (`--threads`), one thread included: numba's parfor lowering proves the chunk arrays do not alias and marks
+# them noalias, which lets LLVM vectorise the group bodies. The serial kernels lack that and measured 2.4x
+# slower on an (8192, 8192) tensor and 1.4x on (16, 576) (docs/performance.md, issue 17); below the
+# threshold the ~1 us launch of a parallel region costs more than it saves. Each thread gets
+# CHUNKS_PER_THREAD chunks of whole rows so that a thread slowed by a neighbour's job does not hold the
+# others up.
+PARALLEL_MIN_VALUES = 1 << 12
 CHUNKS_PER_THREAD = 4
 
 
@@ -73,14 +77,10 @@ def parallel_plan(n_values: int, row_len: int, gs: int) -> tuple[int, int]:
     """
     if n_values < PARALLEL_MIN_VALUES:
         return 0, row_len
-    threads = numba_threads()
-    if threads < 2:
-        return 0, row_len
-    want = CHUNKS_PER_THREAD * threads
+    want = CHUNKS_PER_THREAD * numba_threads()
     if n_values // row_len < want and row_len % gs == 0:
         row_len = gs
-    chunks = min(n_values // row_len, want)
-    return (chunks if chunks >= 2 else 0), row_len
+    return min(n_values // row_len, want), row_len
 
 
 def check_out(out: np.ndarray | None, shape: tuple[int, ...], dtype: type, who: str) -> np.ndarray:
