@@ -51,3 +51,14 @@ def test_trace_without_default_profile(tmp_path) -> None:
     assert res.exit_code == 2 and "no default precision profile" in res.output and "7,6,6,6" in res.output
     res = _run("--hw", "fp_fp", "--trace", str(path), "--seq-len", "64", "--out", str(tmp_path / "y"))
     assert res.exit_code == 0 and "none (FP16 activations)" in res.output
+
+
+def test_run_without_out_prints_and_writes_nothing(tmp_path, monkeypatch):
+    """The command of the project brief, `andasim run --hw pe64 --trace llama7b`, works as typed."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["run", "--hw", "pe64", "--trace", "llama7b"])
+    assert result.exit_code == 0, result.output
+    assert "latency" in result.output and "wrote       nothing (no --out or --json)" in result.output
+    assert list(tmp_path.iterdir()) == []
+    result = CliRunner().invoke(main, ["run", "--hw", "pe64", "--trace", "llama7b", "--figures"])
+    assert result.exit_code == 2 and "--figures" in result.output and "--out" in result.output

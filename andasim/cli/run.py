@@ -27,7 +27,8 @@ from andasim.workload.scalesim_topology import Topology
 @click.option("--modules", default="qkv,o,up,down", show_default=True,
               help="Comma list from qkv,o,up,down,qk,pv,lm_head,vector (a SCALE-Sim topology: gemm, "
                    "its default).")
-@options.out_option(extra="Gets result.json, per_layer.csv and summary.txt.")
+@options.out_option(required=False, extra="Gets result.json, per_layer.csv and summary.txt. Without it the "
+                                          "summary is printed and nothing is written (except --json).")
 @options.json_option(extra="(the same content as OUT/result.json)")
 @click.option("--figures", is_flag=True,
               help="Also draw OUT/figures/: roofline (each GeMM against the compute and DRAM roofs), "
@@ -37,16 +38,17 @@ from andasim.workload.scalesim_topology import Topology
                    "catches typos such as a seq-len of 10**12.")
 @options.threads_option()
 def run(hw: str, trace: str, precision: str | None, phase: str, seq_len: int, batch: int,
-        kv_len: int | None, modules: str, out_dir: Path, json_file: Path | None, figures: bool,
+        kv_len: int | None, modules: str, out_dir: Path | None, json_file: Path | None, figures: bool,
         force: bool) -> None:
     """Simulate one model trace on one hardware design.
 
-    Writes OUT/result.json (every counter, the inputs echoed, deterministic) and
-    OUT/per_layer.csv (one row per GeMM, unit-suffixed columns, exact counts), and prints a summary.
+    Prints a summary; with --out, writes OUT/result.json (every counter, the inputs echoed,
+    deterministic) and OUT/per_layer.csv (one row per GeMM, unit-suffixed columns, exact counts).
     The Anda design needs a precision profile: the trace's default, or --precision.
 
     \b
     Example:
+      andasim run --hw pe64 --trace llama-7b
       andasim run --hw pe64 --trace llama-7b --out out/demo
       andasim run --hw anda --trace opt-175b --precision 6 --out out/opt175b
       andasim run --hw fp_fp --trace llama-7b --phase decode --out out/fp_decode
@@ -64,6 +66,8 @@ def run(hw: str, trace: str, precision: str | None, phase: str, seq_len: int, ba
     from andasim.sim.simulate import MAX_TILE_STEPS, VECTOR_MODULE, simulate
     from andasim.workload.gemm import MODULE_TYPES
 
+    if figures and out_dir is None:
+        raise AndasimInputError("--figures: the figures go to OUT/figures/; give --out DIR")
     mods = module_list(modules, (*MODULE_TYPES, VECTOR_MODULE))
     design = options.resolve_hw(hw)
     workload = options.resolve_trace(trace)
@@ -90,18 +94,20 @@ def run(hw: str, trace: str, precision: str | None, phase: str, seq_len: int, ba
                       modules=mods, progress=progress, max_tile_steps=None if force else MAX_TILE_STEPS)
     if bar is not None:
         bar.close()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     energy = energy_report(result, design)
     result_text = dumps_json(enrich_with_energy(result, design))
-    layer_text = append_energy_columns(per_layer_csv(result), result, design)
     # inputs translated from SCALE-Sim files: what was taken and ignored; SCALE-Sim's report beside ours
     extra = source_lines(design, result.inputs["workload"]) + compare_lines(result)
-    summary = summary_text(result, design, energy) + "".join(f"{line}\n" for line in extra)
-    written = [write_text(out / "result.json", result_text), write_text(out / "per_layer.csv", layer_text),
-               write_text(out / "summary.txt", summary)]
-    if has_scalesim(result):
-        written.append(write_text(out / "scalesim_compare.csv", compare_csv(result)))
+    written = []
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        layer_text = append_energy_columns(per_layer_csv(result), result, design)
+        summary = summary_text(result, design, energy) + "".join(f"{line}\n" for line in extra)
+        written += [write_text(out / "result.json", result_text),
+                    write_text(out / "per_layer.csv", layer_text), write_text(out / "summary.txt", summary)]
+        if has_scalesim(result):
+            written.append(write_text(out / "scalesim_compare.csv", compare_csv(result)))
     if json_file is not None:
         written.append(write_text(json_file, result_text))
     if figures:

@@ -184,6 +184,6 @@ def terminal_summary(result: Any, hw: HardwareConfig, trace: Any, profile: Any, 
         f"{scaled(em['avg_power_on_chip_mw'] * 1e-3, 'W')} on chip",
         f"area        {report.area.total_mm2:.4g} mm2, {em['area_efficiency_gops_per_mm2']:.4g} GOPS/mm2, "
         f"{em['energy_efficiency_tops_per_w']:.4g} TOPS/W incl. DRAM (cost table {report.cost_table})",
-        f"wrote       {', '.join(str(p) for p in written)}",
+        f"wrote       {', '.join(str(p) for p in written) or 'nothing (no --out or --json)'}",
     ]
     return "\n".join(lines) + "\n"
