@@ -9,8 +9,9 @@ whether numba-compiled `np.dot` of 1-D float arrays may call BLAS. Importing sci
 `numba.np.arraymath` is being imported and scipy.linalg is not loaded yet; numba then records "no BLAS" and
 compiles 1-D `np.dot` as a plain loop (no andasim kernel uses it). Every other import of scipy — the
 offloading LP solver, a user's code — goes through normally, before or after. (numba's own `import scipy`
-for its version check stays: about 16 ms, without scipy.linalg.) Applied by the CLI only: a
-library user whose own numba code relies on BLAS-backed `np.dot` is not affected.
+for its version check stays: about 16 ms, without scipy.linalg.) Applied by the CLI and in the sweep's
+spawned local worker processes only: a library user whose own numba code relies on BLAS-backed `np.dot`
+is not affected (nor are Dask workers, which are the user's processes).
 """
 
 from __future__ import annotations

@@ -22,10 +22,10 @@ os.environ["NUMBA_NUM_THREADS"] = "1"
 
 import argparse
 import platform
-import time
 from collections.abc import Callable
 
 import numpy as np
+from timing import best_time  # benchmarks/ is sys.path[0] when run as a script
 
 from andasim.formats import (
     anda_encode,
@@ -37,17 +37,6 @@ from andasim.formats.bitplanes import planes_from_fields
 
 ROW = 4096
 CHUNK_ROWS = 512  # 2 Mi values per reference chunk
-
-
-def best_time(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """(best wall seconds, best CPU seconds) over `repeat` calls."""
-    walls, cpus = [], []
-    for _ in range(repeat):
-        w0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        cpus.append(time.process_time() - c0)
-        walls.append(time.perf_counter() - w0)
-    return min(walls), min(cpus)
 
 
 def chunked(fn: Callable[[np.ndarray], object], x: np.ndarray) -> Callable[[], None]:

@@ -36,21 +36,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from timing import best_time  # benchmarks/ is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-c", "from andasim.cli import main; main()"]
 SECTIONS = ("formats", "threads", "startup", "engine")
-
-
-def best_time(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """(best wall seconds, best CPU seconds of this process) over `repeat` calls."""
-    walls, cpus = [], []
-    for _ in range(repeat):
-        w0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        cpus.append(time.process_time() - c0)
-        walls.append(time.perf_counter() - w0)
-    return min(walls), min(cpus)
 
 
 def child_time(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> tuple[float, float]:

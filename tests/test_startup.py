@@ -50,3 +50,12 @@ def test_selftest_compiles_and_checks_every_kernel():
     assert result.exit_code == 0, result.output
     assert "FAIL" not in result.output and "all kernels compiled and exact" in result.output
     assert "mxfp4_e2m1" in result.output and "engine anda prefill" in result.output
+
+
+def test_sweep_workers_keep_scipy_linalg_out():
+    """The spawned local sweep workers paid numba's scipy.linalg probe (0.2-0.4 s each) before."""
+    from sweep_probe import numba_started_without_scipy_linalg  # a module that does not import the CLI
+
+    from andasim.explore.executors import run_local
+
+    assert list(run_local(numba_started_without_scipy_linalg, [0, 1], workers=2)) == [True, True]

@@ -46,8 +46,12 @@ def run_local(fn: Callable[[Any], Any], batches: Sequence[Any], workers: int) ->
         for batch in batches:
             yield fn(batch)
         return
+    from andasim.startup import keep_scipy_out_of_numba_init
+
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=ctx) as pool:
+    # the workers are andasim's own processes: spare each one scipy.linalg at numba's start-up (0.2-0.4 s)
+    with ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=ctx,
+                             initializer=keep_scipy_out_of_numba_init) as pool:
         # Keep a bounded number of batches in flight so that results stream back in step.
         pending = iter(batches)
         running = set()
