@@ -118,3 +118,14 @@ def test_error_quotes_only_a_prefix_of_a_value(tmp_path) -> None:
     path.write_text(text + f"{long_key}: 1\n", encoding="utf-8")
     line = _one_line_exit_2(_validate(str(path)))
     assert long_key not in line and len(line) < 600
+
+
+@pytest.mark.parametrize("make", ["fifo", "directory"])
+def test_trace_path_that_is_not_a_regular_file_says_so(tmp_path, make: str) -> None:
+    """A FIFO or directory given as --trace was reported as "no such file"."""
+    path = tmp_path / "gemms.csv"
+    os.mkfifo(path) if make == "fifo" else path.mkdir()
+    res = CliRunner().invoke(main, ["run", "--hw", "anda", "--trace", str(path)])
+    line = _one_line_exit_2(res)
+    assert "no such file" not in line
+    assert ("not a regular file" if make == "fifo" else "is a directory") in line

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from andasim.errors import ConfigError, TraceError
-from andasim.safe_read import MIB, read_text_file
+from andasim.safe_read import MIB, read_text_file, regular_file_size
 from andasim.suggest import did_you_mean, name_key
 from andasim.workload.card import ModelCard, bundled_card_names, load_card
 from andasim.workload.gemm_list import GemmListWorkload, load_gemm_list
@@ -140,13 +140,16 @@ def load_workload(spec: str | Path | Workload) -> Workload:
         for sniff, reader in entries:
             if sniff is None or sniff(path):
                 return reader(path)
+    looks_like_path = bool(path.suffix) or "/" in text
+    if looks_like_path and path.exists():  # a directory, FIFO, device or socket: say so, not "no such file"
+        regular_file_size(path)
     name = canonical_name(text)
     if name is not None:
         trace_file = _bundled_trace(name)  # a bundled trace wins over the card: it carries profiles
         if trace_file is not None:
             return load_trace(trace_file)
         return shape_only_trace(load_card(name), f"bundled model card {name}")
-    where = "no such file" if path.suffix or "/" in text else "no bundled trace or model card of that name"
+    where = "no such file" if looks_like_path else "no bundled trace or model card of that name"
     raise TraceError(f"{text}: {where};{did_you_mean(path.stem if path.suffix else text, workload_names())} "
                      f"bundled: {', '.join(workload_names())}; files: .npz trace, card .yaml, "
                      "Hugging Face config.json, GeMM-list .csv, SCALE-Sim topology .csv")
