@@ -242,3 +242,40 @@ def test_reference_numeric_output_with_k_split() -> None:
     raw, out = simulate_reference(job, mp, Operands("anda_apu", q, scale, signs=s, mants=mt, exps=e))
     np.testing.assert_array_equal(out, F.anda_apu_gemm(s, mt, e, 5, q, scale, 128))
     assert raw == run_schedule(job, mp)
+
+
+# --- runs of identical blocks advanced in closed form (schedule._jump_ok) ------------------------------
+
+@pytest.mark.parametrize("bw_gb_per_s", [0.5, 4.0, 256.0], ids=["dram-bound", "mixed", "compute-bound"])
+@pytest.mark.parametrize("n", [96, 101], ids=["even", "ragged"])
+def test_block_runs_in_closed_form_equal_reference(bw_gb_per_s: float, n: int, monkeypatch) -> None:
+    """Long rows of identical blocks (both loop orders, ragged last block or not, DRAM, compressor or
+    compute the bottleneck): the schedule, which jumps over a run once one block only shifted its state,
+    equals the per-cycle reference; the pure-Python schedule shows the jump was taken."""
+    from andasim.sim.dataflows import schedule
+
+    hw = small_hw("anda", 2, 2, bw_gb_per_s=bw_gb_per_s, act_kib=0.25, weight_kib=0.25, output_kib=1.0)
+    jumps = []
+    jump_ok = schedule._jump_ok
+
+    def counting_jump_ok(*args):
+        ok = jump_ok(*args)
+        jumps.append(ok)
+        return ok
+
+    for m, order in ((6, "act_outer"), (n, "weight_outer")):
+        gemm = GeMM("runs", "o", 0, m, 128, n if order == "act_outer" else 6)
+        job = make_job(hw, gemm, 4, 6)
+        pool = [mp for mp in candidates(job, hw.dataflow) if mp.order == order and mp.dataflow ==
+                "output_stationary"]
+        mp = min(pool, key=lambda c: (c.tn if order == "act_outer" else c.tm, c.label()))
+        fast = run_schedule(job, mp)
+        ref, _ = simulate_reference(job, mp)
+        assert fast == ref, (order, mp)
+        assert fast["blocks"] >= 40
+        jumps.clear()
+        with monkeypatch.context() as patch:
+            patch.setattr(schedule, "_jump_ok", counting_jump_ok)
+            raw = schedule._schedule.py_func(*schedule.schedule_args(job, mp))
+        assert dict(zip(schedule.RAW_KEYS, raw.tolist(), strict=True)) == fast
+        assert any(jumps), (order, mp)

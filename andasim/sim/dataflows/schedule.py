@@ -51,12 +51,31 @@ def _levels(ways, per_level):
     return n * per_level
 
 
+# Block runs: how many blocks of a run are stepped, looking for the steady state, before giving up on it.
+JUMP_TRIES = 8
+
+
+@njit(cache=True)
+def _jump_ok(d, d_c1, d_c2, d_arr, d_z, wq_ready, wq_cycles, head, tail, s_head, s_tail):
+    """True when one block moved every time in the state by the same d and left the same pending writes
+    (shifted by d). The recurrence uses only sums, maxima and comparisons of times, so it commutes with a
+    shift of all of them: the next identical block then moves the state by d again, and so does every one
+    after it, with the same counter increments. That lets `_schedule` advance a run of identical blocks in
+    closed form, exactly (docs/engine.md §4; tests/test_engine_reference.py against the per-cycle model)."""
+    if not (d_c1 == d and d_c2 == d and d_arr == d and d_z == d and tail - head == s_tail - s_head):
+        return False
+    for i in range(tail - head):
+        if wq_ready[head + i] - wq_ready[s_head + i] != d or wq_cycles[head + i] != wq_cycles[s_head + i]:
+            return False
+    return True
+
+
 @njit(cache=True)
 def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, rpl, a_slots, w_slots,
               a_grp, a_exp_grp, a_val, w_val, w_scale, sg,
               out_num, out_den, ob_num, ob_den, z_cyc, z_vals, z_vpl,
               freq_hz, bw_bits, lat, psb):  # pragma: no cover - compiled
-    raw = np.zeros(20, dtype=np.int64)
+    raw = np.zeros(N_RAW, dtype=np.int64)
     n_mb = _cdiv(m, tm)
     n_nb = _cdiv(n, tn)
     n_kb = _cdiv(k, kc) if order == 2 else 1
@@ -83,9 +102,45 @@ def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, r
     n_ti = n_tj = 0
     last_v = -1
     cv = cz = z_groups = ob = w_cyc = 0
+    # Steady state (see `_jump_ok`): the state at the start of the last block of a run of identical blocks
+    snap = np.zeros(N_RAW, dtype=np.int64)
+    s_ch = s_c1 = s_c2 = s_arr = s_z = s_head = s_tail = 0
     for _inst in range(count):
         for outer in range(n_outer):
-            for inner in range(n_inner):
+            # blocks 1..run_last of this row of blocks are identical: same sizes, same operands loaded
+            run_last = -1
+            if order == 0:
+                run_last = n_inner - 1 if n % tn == 0 else n_inner - 2
+            elif order == 1:
+                run_last = n_inner - 1 if m % tm == 0 else n_inner - 2
+            snap_ok = False
+            tries = 0
+            inner = 0
+            while inner < n_inner:
+                if 1 <= inner <= run_last and tries < JUMP_TRIES:
+                    if snap_ok and _jump_ok(ch_free - s_ch, cend_m1 - s_c1, cend_m2 - s_c2, arr_free - s_arr,
+                                            z_end - s_z, wq_ready, wq_cycles, head, tail, s_head, s_tail):
+                        # the last block only shifted the state by d: so will the rest of the run
+                        d = ch_free - s_ch
+                        jump = run_last - inner + 1
+                        for r in range(N_RAW):
+                            raw[r] += jump * (raw[r] - snap[r])
+                        ch_free += jump * d
+                        cend_m1 += jump * d
+                        cend_m2 += jump * d
+                        arr_free += jump * d
+                        z_end += jump * d
+                        for i in range(head, tail):
+                            wq_ready[i] += jump * d
+                        b += jump
+                        inner += jump
+                        tries = JUMP_TRIES
+                        continue
+                    tries += 1
+                    snap_ok = b >= 2  # from block 2 on every read waits on an earlier block's compute
+                    snap[:] = raw
+                    s_ch, s_c1, s_c2, s_arr, s_z = ch_free, cend_m1, cend_m2, arr_free, z_end
+                    s_head, s_tail = head, tail
                 for kci in range(n_kb):
                     if order == 1:
                         nj = outer
@@ -274,6 +329,7 @@ def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, r
                     cend_m2 = cend_m1
                     cend_m1 = c_end
                     b += 1
+                inner += 1
     while head < tail:
         t = wq_cycles[head]
         ch_free = max(ch_free, wq_ready[head]) + t
