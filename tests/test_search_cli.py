@@ -144,3 +144,16 @@ def test_bundled_calibration_on_the_real_smollm2_trace(tmp_path):
         profiles[tol] = load_profile(out)
     assert ev.measure(profiles["1%"]) <= 0.01 and ev.measure(profiles["0.1%"]) <= 0.001
     assert bops_reduction(trace.card, profiles["0.1%"]) <= bops_reduction(trace.card, profiles["1%"])
+
+
+@pytest.mark.parametrize("text", ["[" * 5000 + "]" * 5000, '{"a":' * 5000 + "1" + "}" * 5000])
+def test_deeply_nested_reuse_journal_is_one_line_exit_2(files, text):
+    """Found by the long fuzz run: a --reuse file nested deeper than the JSON parser's recursion limit
+    crashed the search with a RecursionError."""
+    root, trace_path, coeffs = files
+    deep = root / "deep.jsonl"
+    deep.write_text(text)
+    result = _run(["--trace", str(trace_path), "--proxy-coefficients", str(coeffs), "--tolerance", "1%",
+                   "--out", str(root / "deep_out"), "--reuse", str(deep)])
+    assert result.exit_code == 2, result.output
+    assert "deep.jsonl" in result.output and "Traceback" not in result.output

@@ -241,3 +241,11 @@ def test_npz_member_is_plain_zip(good):
     # self-describing: the header can be read with zipfile + json, no andasim needed
     with zipfile.ZipFile(good) as zf:
         assert "header.npy" in zf.namelist()
+
+
+def test_refuses_deeply_nested_header(tmp_path):
+    """A header nested deeper than the JSON parser's recursion limit is a TraceError, not a crash."""
+    path = tmp_path / "deep.npz"
+    np.savez(path, header=np.frombuffer(("[" * 5000 + "]" * 5000).encode(), dtype=np.uint8))
+    with pytest.raises(TraceError, match="invalid JSON"):
+        load_trace(path)

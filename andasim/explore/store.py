@@ -57,7 +57,7 @@ class PointStore:
                 if isinstance(record, dict) and isinstance(record.get("key"), str) and (
                         "metrics" in record or "error" in record):
                     self.done.setdefault(record["key"], record)
-            except (json.JSONDecodeError, UnicodeDecodeError):
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
                 pass  # a damaged line: that point is simply simulated again
             pos = end + 1
             good_end = pos

@@ -29,7 +29,7 @@ def _parse_record(line: bytes, path: Path | str, number: int) -> dict[str, Any] 
     """One journal line as a record; None when it is not valid JSON (the caller decides)."""
     try:
         record = json.loads(line.decode("utf-8"))
-    except ValueError:  # not UTF-8, or not JSON
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deep for the parser
         return None
     if number == 1 and not _is_header(record if isinstance(record, dict) else {}):
         raise AndasimInputError(f"{path}: not a search journal (no header line); use another journal file")

@@ -346,8 +346,8 @@ def _parse_header(data: Any, file: str) -> dict[str, Any]:
         raise TraceError(f"{file}: array 'header': must be a 1-D uint8 array of JSON text")
     try:
         header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TraceError(f"{file}: array 'header': invalid JSON ({exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise TraceError(f"{file}: array 'header': invalid JSON ({str(exc)[:80]})") from None
     if not isinstance(header, dict):
         raise TraceError(f"{file}: array 'header': must hold a JSON object")
     if header.get("format") != FORMAT_NAME:
