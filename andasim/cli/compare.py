@@ -58,8 +58,10 @@ def compare(hw: tuple[str, ...], trace: tuple[str, ...], precision: str | None, 
     from andasim.report.sweep import Sweep, Workload
     from andasim.report.writers import write_text
     from andasim.sim.simulate import VECTOR_MODULE
+    from andasim.startup import freeze_startup_objects
     from andasim.workload.gemm import MODULE_TYPES
 
+    freeze_startup_objects()
     out = output_dir(out_dir)
     cache = output_dir(cache_dir, "--cache") if cache_dir is not None else out / "cache"
     design_list = options.split_values("--hw", hw)

@@ -64,7 +64,10 @@ def run(hw: str, trace: str, precision: str | None, phase: str, seq_len: int, ba
     from andasim.report.scalesim_compare import compare_csv, compare_lines, has_scalesim, source_lines
     from andasim.report.writers import dumps_json, write_text
     from andasim.sim.simulate import MAX_TILE_STEPS, VECTOR_MODULE, simulate
+    from andasim.startup import freeze_startup_objects
     from andasim.workload.gemm import MODULE_TYPES
+
+    freeze_startup_objects()
 
     if figures and out_dir is None:
         raise AndasimInputError("--figures: the figures go to OUT/figures/; give --out DIR")
