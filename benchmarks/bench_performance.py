@@ -138,11 +138,19 @@ def bench_threads(repeat: int) -> None:
 
 
 def bench_startup(repeat: int) -> None:
+    from andasim.threads import THREAD_COUNT_ENV
+
     py = sys.executable
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # both commands in the environment of a user's shell: without the thread counts that the formats
+    # section exported (set_threads), which would make the yardstick's numpy start one OpenBLAS thread
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_COUNT_ENV} | {"PYTHONPATH": str(ROOT)}
     out = tempfile.mkdtemp(prefix="bench17_")
     run = [*CLI, "run", "--hw", "anda", "--trace", "llama7b", "--out", out]
-    child_time(run, env)  # warm numba's cache
+    # warm: andasim's bytecode compiled (as `pip install` does; this checkout may run with
+    # PYTHONDONTWRITEBYTECODE=1) and numba's cache filled by a first run
+    subprocess.run([py, "-m", "compileall", "-q", str(ROOT / "andasim")], check=True,
+                   stdout=subprocess.DEVNULL)
+    child_time(run, env)
     print("start-up: warm `andasim run --hw anda --trace llama7b` vs `import numpy, numba` "
           f"(best of {repeat})")
     ab("andasim run", run, "import numpy, numba", [py, "-c", "import numpy, numba"], repeat, env, env)
