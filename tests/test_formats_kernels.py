@@ -248,3 +248,32 @@ def test_both_kernel_paths_match_reference_on_one_thread(monkeypatch, min_values
                      "int:bits=8,g=64,sym"):
             fmt = get(spec)
             assert same_bits(fmt.quantize(x), fmt.quantize_reference(x))
+
+
+def test_bitplane_vector_transposes_match_plain_loops() -> None:
+    """The two vector intrinsics of `_bitplane_simd` against the loops they replace, every bit and offset."""
+    from numba import njit
+
+    from andasim.formats._bitplane_simd import plane_bits32, push_plane32
+
+    @njit
+    def bits(values, offset, bit):
+        return plane_bits32(values, offset, bit)
+
+    @njit
+    def push(values, offset, word):
+        push_plane32(values, offset, word)
+
+    rng = np.random.default_rng(11)
+    values = rng.integers(0, 2**16, 96).astype(np.uint16)
+    for offset in (0, 32, 64, 7):
+        for bit in range(16):
+            expect = sum(((int(values[offset + j]) >> bit) & 1) << j for j in range(32))
+            assert int(bits(values, offset, bit)) == expect
+        word = int(rng.integers(0, 2**32))
+        before = values.copy()
+        push(values, offset, np.uint64(word))
+        lanes = [((int(before[offset + j]) << 1) & 0xFFFF) | ((word >> j) & 1) for j in range(32)]
+        assert values[offset:offset + 32].tolist() == lanes
+        untouched = np.r_[0:offset, offset + 32:values.size]
+        assert (values[untouched] == before[untouched]).all()

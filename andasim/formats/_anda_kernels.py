@@ -19,13 +19,16 @@ Speed notes: each per-group body is generated twice by a small factory, once wit
 once with a runtime length (other group sizes and the short last group of a row). On the benchmark machine
 the constant-64 body is several times faster. Each body indexes slices of its group (`u[lo:lo + n][j]`), not
 `u[lo + j]`: a signed `lo + j` makes numba emit a negative-index wraparound check per element, which kept
-LLVM from vectorising the loops inside the prange kernels (2.4-7x slower, measured in issue 17).
+LLVM from vectorising the loops inside the prange kernels (2.4-7x slower, measured in issue 17). The bit
+planes of encode and decode are vector bit tests and shifts of 32 lanes (`_bitplane_simd.py`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
+from andasim.formats._bitplane_simd import plane_bits32, push_plane32
 
 _TWO_M24 = np.float32(2.0**-24)
 
@@ -73,6 +76,13 @@ def _round_mag(t: np.float32, rne: bool, top: np.float32) -> np.float32:
     r = np.float32(np.rint(t))
     f = np.float32(np.floor(t))
     return min(r if rne else f, top)
+
+
+@njit(cache=True, inline="always")
+def _word64(values: np.ndarray, lo: int, bit: int) -> np.uint64:
+    """Bit `bit` of the 64 uint16 values values[lo:lo + 64] as one plane word (value j in bit j)."""
+    return np.uint64(plane_bits32(values, lo, bit)) | (np.uint64(plane_bits32(values, lo + 32, bit))
+                                                       << np.uint64(32))
 
 
 def _group_kernels(fixed: int) -> tuple:
@@ -126,7 +136,8 @@ def _group_kernels(fixed: int) -> tuple:
     @njit(cache=True, inline="always")
     def encode(u: np.ndarray, lo: int, n: int, m: int, rne: bool, planes: np.ndarray, w0: int,
                mant: np.ndarray) -> int:
-        # m_j = round(|x_j| / q) exactly as in quantize, staged in `mant`; each plane is an OR-reduction.
+        # m_j = round(|x_j| / q) exactly as in quantize, staged in the 64-value uint16 buffer `mant` (zero
+        # beyond the group); each plane is then one vector bit test (`_bitplane_simd`).
         nn = fixed if fixed > 0 else n
         e_shared = shared_exp(u, lo, nn)
         if e_shared < 0:
@@ -134,30 +145,31 @@ def _group_kernels(fixed: int) -> tuple:
         inv_q = _f32((127 - (e_shared - 15 - (m - 1))) << 23)
         top = np.float32((1 << m) - 1)
         ug = u[lo:lo + nn]
-        acc = np.uint64(0)
-        for j in range(nn):
-            acc |= np.uint64(np.int64(ug[j]) >> 15) << np.uint64(j)
-        planes[w0] = acc
-        for j in range(nn):
-            mant[j] = np.uint64(_round_mag(_fp16_mag(np.int64(ug[j])) * inv_q, rne, top))
-        for t in range(m):
-            sh = np.uint64(m - 1 - t)
+        if fixed == 64:  # a whole group: its sign plane is bit 15 of the input itself
+            planes[w0] = _word64(u, lo, 15)
+        else:
             acc = np.uint64(0)
             for j in range(nn):
-                acc |= ((mant[j] >> sh) & np.uint64(1)) << np.uint64(j)
-            planes[w0 + 1 + t] = acc
+                acc |= np.uint64(np.int64(ug[j]) >> 15) << np.uint64(j)
+            planes[w0] = acc
+        for j in range(nn):
+            mant[j] = np.uint16(_round_mag(_fp16_mag(np.int64(ug[j])) * inv_q, rne, top))
+        for j in range(nn, 64):
+            mant[j] = 0
+        for t in range(m):
+            planes[w0 + 1 + t] = _word64(mant, 0, m - 1 - t)
         return e_shared
 
     @njit(cache=True, inline="always")
     def decode(planes: np.ndarray, w0: int, e_shared: int, n: int, m: int, mant: np.ndarray,
                out_bits: np.ndarray, o0: int) -> None:
         nn = fixed if fixed > 0 else n
-        for j in range(nn):
+        for j in range(64):
             mant[j] = 0
-        for t in range(m):
+        for t in range(m):  # MSB first: shift in one plane at a time, 32 values per vector step
             plane = planes[w0 + 1 + t]
-            for j in range(nn):
-                mant[j] = (mant[j] << np.uint64(1)) | ((plane >> np.uint64(j)) & np.uint64(1))
+            push_plane32(mant, 0, plane & np.uint64(0xFFFFFFFF))
+            push_plane32(mant, 32, plane >> np.uint64(32))
         scale = _f32((e_shared - 15 - (m - 1) + 127) << 23)
         sign_plane = planes[w0]
         og = out_bits[o0:o0 + nn]
@@ -203,7 +215,7 @@ def _quantize_rows(u: np.ndarray, row_len: int, gs: int, m: int, rne: bool, out_
 def _encode_rows(u: np.ndarray, row_len: int, gs: int, m: int, rne: bool, planes: np.ndarray,
                  exps: np.ndarray, r0: int, r1: int) -> int:
     n_groups = (row_len + gs - 1) // gs
-    mant = np.zeros(gs, dtype=np.uint64)
+    mant = np.zeros(64, dtype=np.uint16)  # staging for the vector plane transposes (_bitplane_simd)
     for r in range(r0, r1):
         base = r * row_len
         g0 = 0
@@ -229,7 +241,7 @@ def _encode_rows(u: np.ndarray, row_len: int, gs: int, m: int, rne: bool, planes
 def _decode_rows(planes: np.ndarray, exps: np.ndarray, row_len: int, gs: int, m: int, out_bits: np.ndarray,
                  r0: int, r1: int) -> int:
     n_groups = (row_len + gs - 1) // gs
-    mant = np.zeros(gs, dtype=np.uint64)
+    mant = np.zeros(64, dtype=np.uint16)  # staging for the vector plane transposes (_bitplane_simd)
     for r in range(r0, r1):
         base = r * row_len
         g0 = 0
