@@ -54,3 +54,16 @@ def freeze_startup_objects() -> None:
     import gc
 
     gc.freeze()
+
+
+def prepare_worker_process() -> None:
+    """Initializer of the sweep's spawned local workers (andasim's own processes): scipy.linalg kept out of
+    numba's start-up, the simulation's modules imported, and that import-time heap frozen, so that the
+    mapper's allocations on every point do not rescan it (about 10-15% of a point's CPU, measured on
+    100 LLaMA-7B points)."""
+    import importlib
+
+    keep_scipy_out_of_numba_init()
+    for module in ("andasim.explore.worker", "andasim.hw.energy", "andasim.sim.simulate"):  # every task's
+        importlib.import_module(module)
+    freeze_startup_objects()

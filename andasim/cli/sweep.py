@@ -103,7 +103,9 @@ def sweep(spec_file: str | None, hw: tuple[str, ...], trace: tuple[str, ...], pr
     from andasim.explore.run import run_sweep
     from andasim.explore.spec import DEFAULT_MODULES, SweepSpec, load_spec, split_workload_sets
     from andasim.report.writers import dumps_json, write_text
+    from andasim.startup import freeze_startup_objects
 
+    freeze_startup_objects()  # for --workers 1, which simulates in this process
     axis_options = (hw, trace, precisions, assignments, phases, seq_lens, batches)
     if spec_file is not None:
         if any(axis_options) or modules is not None or sample is not None or seed is not None \

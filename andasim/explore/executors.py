@@ -46,12 +46,13 @@ def run_local(fn: Callable[[Any], Any], batches: Sequence[Any], workers: int) ->
         for batch in batches:
             yield fn(batch)
         return
-    from andasim.startup import keep_scipy_out_of_numba_init
+    from andasim.startup import prepare_worker_process
 
     ctx = multiprocessing.get_context("spawn")
-    # the workers are andasim's own processes: spare each one scipy.linalg at numba's start-up (0.2-0.4 s)
+    # the workers are andasim's own processes: no scipy.linalg at numba's start-up (0.2-0.4 s each), and
+    # their import-time heap frozen (andasim/startup.py)
     with ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=ctx,
-                             initializer=keep_scipy_out_of_numba_init) as pool:
+                             initializer=prepare_worker_process) as pool:
         # Keep a bounded number of batches in flight so that results stream back in step.
         pending = iter(batches)
         running = set()
