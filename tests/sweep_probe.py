@@ -14,3 +14,10 @@ def numba_started_without_scipy_linalg(_batch: int) -> bool:
 
     anda_quantize(np.ones((1, 64), np.float16), 4)
     return "scipy.linalg" not in sys.modules
+
+
+def heap_frozen(_batch: int) -> bool:
+    """True if this worker's import-time heap was frozen before its first task (andasim/startup.py)."""
+    import gc
+
+    return gc.get_freeze_count() > 10000

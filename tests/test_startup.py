@@ -68,3 +68,11 @@ def test_sweep_workers_keep_scipy_linalg_out():
     from andasim.explore.executors import run_local
 
     assert list(run_local(numba_started_without_scipy_linalg, [0, 1], workers=2)) == [True, True]
+
+
+def test_sweep_workers_freeze_their_import_time_heap():
+    from sweep_probe import heap_frozen
+
+    from andasim.explore.executors import run_local
+
+    assert list(run_local(heap_frozen, [0, 1], workers=2)) == [True, True]
