@@ -64,10 +64,26 @@ def test_int_properties(x: np.ndarray, bits: int, sym: bool) -> None:
     assert (fmt.decode(p).view(np.uint32) == q.view(np.uint32)).all()
     lo, hi = (-(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1) if sym else (0, 2**bits - 1)
     assert p.codes.min() >= lo and p.codes.max() <= hi
-    # Error bound: half a step per element, plus the FP16 rounding of the step and of the input.
+    # Error bound: half a step per element, plus what the FP16 rounding of the step costs: a step rounded
+    # down clips the top codes by up to |range - qmax * step| (all of the range when the step underflows
+    # to 0, e.g. a group [0, 1e-6] at 6 bits), plus the float32 rounding of q * step + low.
     x16 = x.astype(np.float16).astype(np.float32)
     step = np.repeat(p.step.astype(np.float32), 16, axis=-1)[..., : x.shape[-1]]
-    assert (np.abs(q - x16) <= 0.5 * step * 1.01 + np.abs(x16) * 2.0**-10 + 1e-6).all()
+    span = np.zeros_like(x16)  # per element: its group's range (asym) or largest magnitude (sym)
+    for g0 in range(0, x.shape[-1], 16):
+        group = x16[..., g0:g0 + 16]
+        extent = np.abs(group).max(-1) if sym else group.max(-1) - group.min(-1)
+        span[..., g0:g0 + 16] = extent[..., None]
+    clipped = np.abs(span - hi * step)
+    assert (np.abs(q - x16) <= 0.5 * step * 1.01 + clipped + np.abs(x16) * 2.0**-10 + 1e-6).all()
+
+
+def test_int_step_underflowing_fp16_collapses_the_group_to_its_minimum() -> None:
+    """The case hypothesis found: range / 63 is below FP16's smallest subnormal, the step rounds to 0,
+    every code is 0 and the group decodes to its minimum (the reference's definition, kept)."""
+    fmt = get("int:bits=6,g=16,asym")
+    x = np.array([[0.0, 1e-6]], dtype=np.float32)
+    assert fmt.encode(x).step.item() == 0 and (fmt.quantize(x) == 0).all()
 
 
 def test_int_weights_hand_example_and_dequant() -> None:
