@@ -15,24 +15,14 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
-from collections.abc import Callable
+
+from timing import best_time  # benchmarks/ is sys.path[0] when run as a script
 
 from andasim.system.offload.api import OffloadRequest, run_offload
 from andasim.system.offload.cost import OffloadShape, TensorBits, Workload, build_terms, flop_compute_model
 from andasim.system.offload.search import solve_placement
 from andasim.system.offload.tiers import load_system
 from andasim.workload.card import load_card
-
-
-def best_of(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    wall, cpu = [], []
-    for _ in range(repeat):
-        w0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - w0)
-        cpu.append(time.process_time() - c0)
-    return min(wall), min(cpu)
 
 
 def main() -> None:
@@ -47,7 +37,7 @@ def main() -> None:
     terms = build_terms(shape, system, work, TensorBits(), flop_compute_model(system, shape, work), 48, 3,
                         cpu_cache_compute=True)
     n_lp = 200
-    wall, cpu = best_of(lambda: [solve_placement(terms) for _ in range(n_lp)], args.repeat)
+    wall, cpu = best_time(lambda: [solve_placement(terms) for _ in range(n_lp)], args.repeat)
     print(f"one LP (OPT-30B, 48x3): {wall / n_lp * 1e3:.2f} ms wall, {cpu / n_lp * 1e3:.2f} ms CPU")
     bounded = dict(compute="flops", weight_placement="fraction", max_gpu_batch_size=128,
                    max_num_gpu_batches=20)
@@ -60,13 +50,13 @@ def main() -> None:
         for label, kw in runs:
             req = OffloadRequest(model=model, preset="t4-flexgen", search=True, cpu_cache_compute=True, **kw)
             points = run_offload(req)["search"]["points_feasible"]
-            wall, cpu = best_of(lambda req=req: run_offload(req), args.repeat)
+            wall, cpu = best_time(lambda req=req: run_offload(req), args.repeat)
             print(f"search {model} {label}: {points} feasible (gbs, nb) points, "
                   f"{wall:.2f} s wall, {cpu:.2f} s CPU")
     if not args.no_engine:
         req = OffloadRequest(model="opt-30b", preset="anda-system", search=True, cpu_cache_compute=True,
                              compute="engine", hw="anda", anda_m=6)
-        wall, cpu = best_of(lambda: run_offload(req), 1)
+        wall, cpu = best_time(lambda: run_offload(req), 1)
         print(f"engine-mode search opt-30b on anda-system: {wall:.2f} s wall, {cpu:.2f} s CPU (first run, "
               "numba cache warm)")
 
