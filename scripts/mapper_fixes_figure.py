@@ -33,7 +33,7 @@ from andasim.report.figures import save_figure
 from andasim.sim.dataflows.output_stationary import max_chunk
 from andasim.sim.dataflows.tiling import cdiv, make_mapping
 from andasim.sim.job import make_job
-from andasim.sim.mapping import candidates, select
+from andasim.sim.mapping import candidates, rank_candidates, select
 from andasim.sim.simulate import simulate
 from andasim.workload.gemm import GeMM
 from andasim.workload.trace import load_trace
@@ -86,7 +86,7 @@ def _cost(job, cands, cfg, fix: int | None):
         mp = _old_tie_break(job, _without(fix, job, cands))
         return run_schedule(job, mp)["cycles"], mp.dram_read_bits
     pool = _without(fix, job, cands) if fix else cands
-    mp, raw = select(job, pool, cfg)
+    mp, raw = select(job, rank_candidates(job, pool), cfg)  # select takes the ranked form (mapping.py)
     return raw["cycles"], mp.dram_read_bits
 
 
