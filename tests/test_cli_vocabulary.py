@@ -61,6 +61,9 @@ def test_shared_flags_have_one_name_type_and_meaning(path, cmd):
         for flag in param.opts:
             if flag == "--seq-len":
                 assert (param.help or "").startswith(options.SEQ_LEN_HELP), f"{' '.join(path)} --seq-len"
+            elif flag in ("--weights", "--bos"):  # the real-model protocol: one meaning wherever it is taken
+                shared = options.WEIGHTS_HELP if flag == "--weights" else options.BOS_HELP
+                assert (param.help or "").startswith(shared), f"{' '.join(path)} {flag}"
             elif flag == "--threads":
                 assert isinstance(param.type, click.IntRange) and param.type.min == 1
                 assert param.help == reference_threads.help

@@ -18,11 +18,8 @@ from andasim.search.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_S
                             "local HF directory or a .gguf file (needs the models extra; docs/models.md).")
 @options.precision_option(extra="The Anda widths of the quantized run (required; the real-model traces "
                                 "have no default profile).")
-@click.option("--weights", default="as-shipped", show_default=True,
-              help="as-shipped: the weights exactly as loaded (the bundled GGUF models are already 4-5-bit "
-                   "quantized); intB-gG (e.g. int4-g128): re-quantize the decoder Linears on top of them.")
-@click.option("--bos/--no-bos", default=False, show_default=True,
-              help="Start every window with the tokenizer's BOS token.")
+@options.weights_option()
+@options.bos_option()
 @options.seq_len_option(default=512, extra="Here: tokens per evaluation window, the model input "
                                           "(BOS included with --bos); each predicts seq_len - 1 tokens.")
 @click.option("--windows", default="heldout:64", show_default=True,

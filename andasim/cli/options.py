@@ -38,6 +38,10 @@ PRECISION_HELP = ("Anda mantissa widths: a profile name of the trace, a profile 
                   "`andasim search`), M_qkv,M_o,M_up,M_down (e.g. 7,6,6,6) or one uniform M (e.g. 6).")
 SEQ_LEN_HELP = "Tokens per sequence (prefill) or context length (decode)."
 OUT_HELP = "Output folder (created)."
+WEIGHTS_HELP = ("as-shipped: the decoder weights exactly as loaded (the bundled GGUF models are already "
+                "4-5-bit quantized); intB-gG (e.g. int4-g128): re-quantize the decoder Linears on top of "
+                "them.")
+BOS_HELP = "Start every window with the tokenizer's BOS token."
 JSON_HELP = "Also write the JSON report to this file."
 
 REPEATABLE = " Repeatable; a comma list works too."
@@ -99,6 +103,16 @@ def seq_len_option(default: int = 2048, extra: str = "") -> F:
     return click.option("--seq-len", "seq_len", type=click.IntRange(min=1, max=MAX_SEQ_LEN),
                         default=default,
                         show_default=True, help=_help(SEQ_LEN_HELP, extra))
+
+
+def weights_option(extra: str = "") -> F:
+    """`--weights as-shipped|intB-gG` of the real-model commands (parsed by the perplexity evaluator)."""
+    return click.option("--weights", default="as-shipped", show_default=True, help=_help(WEIGHTS_HELP, extra))
+
+
+def bos_option(extra: str = "") -> F:
+    """`--bos/--no-bos` of the real-model commands: part of the stated evaluation protocol."""
+    return click.option("--bos/--no-bos", default=False, show_default=True, help=_help(BOS_HELP, extra))
 
 
 def out_option(*, required: bool = True, extra: str = "", legacy_file: bool = False) -> F:

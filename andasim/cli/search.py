@@ -51,11 +51,8 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--eval-seqs", default=HELDOUT_DEFAULT, show_default=True, callback=_positive,
               help="Held-out windows for the final report: heldout:N, the first N windows of the held-out "
                    "articles, never used to choose anything (perplexity evaluator).")
-@click.option("--weights", default="as-shipped", show_default=True,
-              help="as-shipped: decoder weights exactly as loaded (the bundled GGUF models are already "
-                   "4-5-bit quantized); intB-gG (e.g. int4-g128): re-quantize them.")
-@click.option("--bos/--no-bos", default=False, show_default=True,
-              help="Start every window with the tokenizer's BOS token (perplexity evaluator).")
+@options.weights_option()
+@options.bos_option(extra="(perplexity evaluator)")
 @click.option("--monotone/--no-monotone", default=True, show_default=True,
               help="Improved search: assume narrower mantissas never help (bisection + dominance pruning).")
 @click.option("--refine-blocks", default=0, show_default=True,

@@ -123,25 +123,41 @@ def main() -> None:
     """Proxy calibration against perplexity, and agreement of the two evaluators."""
 
 
+def _perplexity_options(command: Any) -> Any:
+    """The calibration-run options `fit` and `sensitivity` share (what `_perplexity` takes)."""
+    for option in reversed((
+            click.option("--calib-seqs", default=4, show_default=True),
+            click.option("--seq-len", default=512, show_default=True),
+            click.option("--weights", default="as-shipped", show_default=True),
+            click.option("--bos/--no-bos", default=False, show_default=True),
+            click.option("--threads", default=1, show_default=True),
+            click.option("--journal", required=True, type=click.Path(dir_okay=False)))):
+        command = option(command)
+    return command
+
+
+def _perplexity(model: str, calib_seqs: int, seq_len: int, weights: str, bos: bool,
+                threads: int) -> Evaluator:
+    """The perplexity evaluator on calib:calib_seqs windows (one held-out window: it is not used here)."""
+    from andasim.search.api import make_evaluator
+
+    ppl, _ = make_evaluator(model=model, evaluator="perplexity", calib_seqs=calib_seqs, seq_len=seq_len,
+                            eval_seqs=1, threads=threads, weights=weights, bos=bos)
+    return ppl
+
+
 @main.command("fit")
 @click.option("--model", default="smollm2-135m", show_default=True)
 @click.option("--trace", "trace_name", default="smollm2-135m", show_default=True)
-@click.option("--calib-seqs", default=4, show_default=True)
-@click.option("--seq-len", default=512, show_default=True)
-@click.option("--weights", default="as-shipped", show_default=True)
-@click.option("--bos/--no-bos", default=False, show_default=True)
-@click.option("--threads", default=1, show_default=True)
-@click.option("--journal", required=True, type=click.Path(dir_okay=False))
+@_perplexity_options
 @click.option("--out", required=True, type=click.Path(dir_okay=False))
 def fit(model: str, trace_name: str, calib_seqs: int, seq_len: int, weights: str, bos: bool, threads: int,
         journal: str, out: str) -> None:
     """Sweep each module alone at M = 4..7 and fit the proxy's K_m."""
-    from andasim.search.api import make_evaluator
     from andasim.search.evaluators.proxy import ProxyEvaluator, calibrate_coefficients
     from andasim.workload.trace import load_trace
 
-    ppl, _ = make_evaluator(model=model, evaluator="perplexity", calib_seqs=calib_seqs, seq_len=seq_len,
-                            eval_seqs=1, threads=threads, weights=weights, bos=bos)
+    ppl = _perplexity(model, calib_seqs, seq_len, weights, bos, threads)
     trace = load_trace(trace_name)
     proxy = ProxyEvaluator(trace, dict.fromkeys(FP_INT_MODULES, 1.0), {}, weights=weights)
     jr = Journal.open(journal, {"purpose": "proxy calibration", "evaluator": ppl.describe(),
@@ -171,24 +187,17 @@ def fit(model: str, trace_name: str, calib_seqs: int, seq_len: int, weights: str
 @main.command("sensitivity")
 @click.option("--model", required=True)
 @click.option("--widths", default="5", show_default=True, help="Comma-separated mantissa widths.")
-@click.option("--calib-seqs", default=4, show_default=True)
-@click.option("--seq-len", default=512, show_default=True)
-@click.option("--weights", default="as-shipped", show_default=True)
-@click.option("--bos/--no-bos", default=False, show_default=True)
-@click.option("--threads", default=1, show_default=True)
-@click.option("--journal", required=True, type=click.Path(dir_okay=False))
+@_perplexity_options
 def sensitivity(model: str, widths: str, calib_seqs: int, seq_len: int, weights: str, bos: bool, threads: int,
                 journal: str) -> None:
     """Single-module sensitivity: each module type alone at each width, the others unquantized."""
     from andasim.errors import AndasimInputError
-    from andasim.search.api import make_evaluator
 
     try:
         bits = tuple(int(w) for w in widths.split(","))
     except ValueError:
         raise AndasimInputError(f"--widths {widths!r}: expected integers such as 4,5") from None
-    ppl, _ = make_evaluator(model=model, evaluator="perplexity", calib_seqs=calib_seqs, seq_len=seq_len,
-                            eval_seqs=1, threads=threads, weights=weights, bos=bos)
+    ppl = _perplexity(model, calib_seqs, seq_len, weights, bos, threads)
     jr = Journal.open(journal, {"purpose": "single-module sensitivity", "evaluator": ppl.describe(),
                                 "widths": list(bits), "others": OTHERS})
     points = sweep_points(ppl, None, jr, widths=bits, log=lambda s: click.echo(s, err=True))
