@@ -332,3 +332,15 @@ def test_recorder_samples_bias_of_a_qwen2_layout():
     samples = _sample_weights(list(model.model.layers), [0], card, 8, seed=0)
     qkv = samples[(0, "qkv")]
     assert qkv.bias is not None and qkv.bias.shape == (8,) and samples[(0, "o")].bias is None
+
+
+def test_calibration_cli_bad_input_is_one_line_exit_2(tmp_path):
+    """`python -m andasim.search.calibrate` (used in docs/results.md) printed a traceback on bad input."""
+    from click.testing import CliRunner
+
+    from andasim.search.calibrate import main
+
+    result = CliRunner().invoke(main, ["sensitivity", "--model", "smollm2-135m", "--widths", "x",
+                                       "--journal", str(tmp_path / "j.jsonl")])
+    assert result.exit_code == 2 and result.exception is not None
+    assert "--widths 'x'" in result.output and "Traceback" not in result.output

@@ -47,20 +47,10 @@ class InputErrorExit(click.ClickException):
         super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
 
 
-class _LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(SUBCOMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in SUBCOMMANDS:
-            return None
-        module, attr, _ = SUBCOMMANDS[cmd_name]
-        return getattr(importlib.import_module(module), attr)
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, SUBCOMMANDS[name][2]) for name in self.list_commands(ctx)]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
+class InputErrorGroup(click.Group):
+    """A click group whose commands end a user mistake with one line and exit code 2 (`InputErrorExit`),
+    Ctrl-C with 130. Every andasim command line uses it: `andasim` itself and the developer groups run
+    with `python -m` (`andasim.search.calibrate`)."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
@@ -84,6 +74,22 @@ class _LazyGroup(click.Group):
         except click.UsageError as exc:  # one line, like every other input error
             where = exc.ctx.command_path if exc.ctx is not None else "andasim"
             raise InputErrorExit(f"{exc.format_message()} (see {where} --help)") from None
+
+
+class _LazyGroup(InputErrorGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in SUBCOMMANDS:
+            return None
+        module, attr, _ = SUBCOMMANDS[cmd_name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SUBCOMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

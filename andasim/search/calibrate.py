@@ -24,6 +24,7 @@ import click
 import yaml
 
 from andasim.atomic_io import write_atomic
+from andasim.cli import InputErrorGroup
 from andasim.search.evaluators.base import Evaluator
 from andasim.search.journal import Journal, evaluation_key, read_journal
 from andasim.workload.gemm import FP_INT_MODULES
@@ -118,7 +119,7 @@ def agreement(journal_paths: list[str], proxy: Any, tolerances: tuple[float, ...
     return out
 
 
-@click.group()
+@click.group(cls=InputErrorGroup)  # bad input: one line and exit code 2, as in `andasim`
 def main() -> None:
     """Proxy calibration against perplexity, and agreement of the two evaluators."""
 
