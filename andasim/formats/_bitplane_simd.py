@@ -15,6 +15,9 @@ LLVM IR directly (numba's documented `@intrinsic` extension).
 The caller guarantees `offset + 32 <= values.size`: the kernels pass 64-value staging buffers, or input
 slices of whole 64-value groups. Bit-exactness is tested through the kernels against the numpy
 references (tests/test_formats_anda.py, tests/test_formats_kernels.py).
+
+numba's on-disk cache checks only the source file of each cached kernel (`_anda_kernels.py`), not this
+one: after editing it, delete `andasim/formats/__pycache__/_anda_kernels.*.nb*` so the kernels recompile.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ _I16 = ir.IntType(16)
 _VEC = ir.VectorType(_I16, _LANES)
 
 
-def _lane_pointer(context, builder, array_type, array, offset):
-    """Pointer to `array[offset]` viewed as one vector of 32 uint16."""
-    data = context.make_array(array_type)(context, builder, array).data
-    return builder.bitcast(builder.gep(data, [offset]), _VEC.as_pointer())
+def _lanes(context, builder, signature, args):
+    """(pointer to, vector of) the 32 uint16 at `values[offset]`, for the intrinsics' (values, offset, _)."""
+    array, offset = args[0], context.cast(builder, args[1], signature.args[1], types.intp)
+    data = context.make_array(signature.args[0])(context, builder, array).data
+    pointer = builder.bitcast(builder.gep(data, [offset]), _VEC.as_pointer())
+    return pointer, builder.load(pointer, align=2)
 
 
 def _splat(builder, value):
@@ -53,10 +58,8 @@ def plane_bits32(typingctx, values, offset, bit):
         return None
 
     def codegen(context, builder, signature, args):
-        array, off, b = args
-        off = context.cast(builder, off, signature.args[1], types.intp)
-        lanes = builder.load(_lane_pointer(context, builder, signature.args[0], array, off), align=2)
-        mask = _splat(builder, builder.shl(ir.Constant(_I16, 1), builder.trunc(b, _I16)))
+        _, lanes = _lanes(context, builder, signature, args)
+        mask = _splat(builder, builder.shl(ir.Constant(_I16, 1), builder.trunc(args[2], _I16)))
         hit = builder.icmp_unsigned("!=", builder.and_(lanes, mask), ir.Constant(_VEC, None))
         return builder.bitcast(hit, ir.IntType(_LANES))
 
@@ -69,11 +72,8 @@ def push_plane32(typingctx, values, offset, word):
         return None
 
     def codegen(context, builder, signature, args):
-        array, off, w = args
-        off = context.cast(builder, off, signature.args[1], types.intp)
-        ptr = _lane_pointer(context, builder, signature.args[0], array, off)
-        lanes = builder.load(ptr, align=2)
-        bits = builder.zext(builder.bitcast(builder.trunc(w, ir.IntType(_LANES)),
+        ptr, lanes = _lanes(context, builder, signature, args)
+        bits = builder.zext(builder.bitcast(builder.trunc(args[2], ir.IntType(_LANES)),
                                             ir.VectorType(ir.IntType(1), _LANES)), _VEC)
         builder.store(builder.or_(builder.shl(lanes, _splat(builder, ir.Constant(_I16, 1))), bits), ptr,
                       align=2)

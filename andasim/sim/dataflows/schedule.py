@@ -105,14 +105,15 @@ def _schedule(m, k, n, count, R, C, lanes, cps, tm, tn, kc, order, kind, ways, r
     # Steady state (see `_jump_ok`): the state at the start of the last block of a run of identical blocks
     snap = np.zeros(N_RAW, dtype=np.int64)
     s_ch = s_c1 = s_c2 = s_arr = s_z = s_head = s_tail = 0
+    # in every row of blocks, blocks 1..run_last are identical: same sizes, same operands loaded (none
+    # under a K split, whose chunks differ)
+    run_last = -1
+    if order == 0:
+        run_last = n_inner - 1 if n % tn == 0 else n_inner - 2
+    elif order == 1:
+        run_last = n_inner - 1 if m % tm == 0 else n_inner - 2
     for _inst in range(count):
         for outer in range(n_outer):
-            # blocks 1..run_last of this row of blocks are identical: same sizes, same operands loaded
-            run_last = -1
-            if order == 0:
-                run_last = n_inner - 1 if n % tn == 0 else n_inner - 2
-            elif order == 1:
-                run_last = n_inner - 1 if m % tm == 0 else n_inner - 2
             snap_ok = False
             tries = 0
             inner = 0
