@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Build the wheel, install it (not editable) into a fresh venv outside the checkout, and use it as a
-# user would: `andasim --help`, `andasim run` on bundled data, `andasim search --help`, and
-# `andasim validate` on every shipped YAML (designs, system presets, cost tables, cards, the proxy
-# calibration), each from a folder that is not the checkout, so nothing is found by accident.
+# user would: `andasim --help`, `andasim run` on bundled data (with and without --out), `andasim search
+# --help`, the calibration tool's help, `andasim selftest` (every numba kernel compiled from the installed
+# package and checked), and `andasim validate` on every shipped YAML (designs, system presets, cost
+# tables, cards, the proxy calibration), each from a folder that is not the checkout, so nothing is
+# found by accident.
 # Fails on a setuptools warning in the build log (a warning banner printed on every setup).
 #   scripts/wheel_check.sh [WORKDIR]     (default: a fresh temporary folder, removed afterwards)
 set -euo pipefail
@@ -28,7 +30,10 @@ bin="$work/venv/bin/andasim"
 "$bin" --help > /dev/null
 "$bin" run --hw pe64 --trace llama-7b --seq-len 128 --out out/run
 test -s out/run/result.json && test -s out/run/per_layer.csv
+"$bin" run --hw pe64 --trace llama-7b --seq-len 128 | grep -q "wrote       nothing"   # no --out: prints only
 "$bin" search --help > /dev/null
+"$work/venv/bin/python" -m andasim.search.calibrate --help > /dev/null
+"$bin" selftest --threads 1 | tail -1   # compiles every numba kernel, vector intrinsics included, and checks it
 shipped=()
 while IFS= read -r f; do shipped+=("$repo/$f"); done < <(cd "$repo" && git ls-files '*.yaml' '*.yml' \
     | grep -E '^(hw_configs|andasim)/')
